@@ -1,0 +1,393 @@
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import F, Window
+from django.db.models.functions import Lag, RowNumber
+from django.template.loader import render_to_string
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from .errors import BillingError
+from .ingest import InvalidChatEvent, chat_event_record
+from .models import Actor, ChatEvent, Plan, Subscription, Tariff, TariffRate
+from .months import Month, billing_tz, current_month
+from .tariffs import TariffBook, check_tariff_change, tariff_change, tariff_create
+from .usage import month_statement
+
+POINT_FIELDS = ("points_agent", "points_bot", "points_team")
+
+
+# --- Plans -------------------------------------------------------------------------------------
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = (
+        "code",
+        "name_fr",
+        "name_en",
+        "monthly_fee",
+        "included_points",
+        "price_per_extra_point",
+        "is_custom",
+    )
+    ordering = ("is_custom", "monthly_fee")
+
+    def get_readonly_fields(self, request, obj=None):
+        # A plan's terms price every month billed on it: changing them would change past
+        # statements. A new price is a new plan, subscribed to from a month on.
+        if obj is not None:
+            return ("code", "is_custom", "monthly_fee", "included_points", "price_per_extra_point")
+        return ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Subscriptions (inline on the customer) ---------------------------------------------------
+
+
+class SubscriptionFormSet(forms.models.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        periods = []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not data.get("first_month"):
+                continue
+            periods.append((data["first_month"], data.get("last_month")))
+        for index, (first, last) in enumerate(periods):
+            for other_first, other_last in periods[index + 1 :]:
+                starts_before_other_ends = other_last is None or first <= other_last
+                other_starts_before_end = last is None or other_first <= last
+                if starts_before_other_ends and other_starts_before_end:
+                    raise ValidationError(
+                        _(
+                            "Two subscriptions overlap (from %(a)s and from %(b)s): one customer "
+                            "has one plan in force in a month."
+                        )
+                        % {"a": Month.of(first), "b": Month.of(other_first)}
+                    )
+
+
+class SubscriptionInline(admin.TabularInline):
+    model = Subscription
+    formset = SubscriptionFormSet
+    extra = 0
+    fields = (
+        "plan",
+        "first_month",
+        "last_month",
+        "custom_monthly_fee",
+        "custom_included_points",
+        "custom_price_per_extra_point",
+    )
+    ordering = ("first_month",)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Statements on the customer page --------------------------------------------------------
+
+
+def render_statement(customer, month: Month) -> str:
+    """The statement of one month as a read-only table, or why there is none."""
+    try:
+        statement = month_statement(customer=customer, month=month)
+    except BillingError as error:
+        return render_to_string("admin/billing/statement_summary.html", {"error": error})
+    descriptions = {
+        t.code: t.description
+        for t in Tariff.objects.only("code", "description_fr", "description_en")
+    }
+    lines = [
+        {
+            "tariff": line.tariff,
+            "description": descriptions.get(line.tariff, line.tariff),
+            "actor": Actor(line.actor).label,
+            "chats": line.chats,
+            "points": line.points,
+        }
+        for line in statement.lines
+    ]
+    plan = Plan.objects.get(code=statement.plan)
+    return render_to_string(
+        "admin/billing/statement_summary.html",
+        {"statement": statement, "lines": lines, "plan_name": plan.name},
+    )
+
+
+# --- Tariffs -----------------------------------------------------------------------------------
+
+
+class TariffChangeForm(forms.ModelForm):
+    """Points and their effective date, validated by the same rule the service applies."""
+
+    class Meta:
+        model = Tariff
+        fields = (
+            "code",
+            "category",
+            "unit",
+            "description_fr",
+            "description_en",
+            *POINT_FIELDS,
+            "effective_from",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and {*POINT_FIELDS, "effective_from"} & set(self.changed_data):
+            effective_from = cleaned.get("effective_from")
+            if effective_from is not None:
+                try:
+                    check_tariff_change(tariff=self.instance, effective_from=effective_from)
+                except BillingError as error:
+                    self.add_error("effective_from", str(error))
+        return cleaned
+
+
+class TariffRateInline(admin.TabularInline):
+    model = TariffRate
+    extra = 0
+    can_delete = False
+    fields = (
+        "effective_from",
+        "points_agent",
+        "points_bot",
+        "points_team",
+        "what_changed",
+        "changed_by",
+        "changed_at",
+    )
+    readonly_fields = fields
+    ordering = ("-effective_from", "-id")
+    verbose_name_plural = _("history (every version, newest first)")
+
+    def get_queryset(self, request):
+        # The previous version's points, set-based: no query per row.
+        previous = {
+            f"previous_{name}": Window(
+                Lag(name), partition_by=[F("tariff_id")], order_by=[F("effective_from"), F("id")]
+            )
+            for name in POINT_FIELDS
+        }
+        version = Window(
+            RowNumber(), partition_by=[F("tariff_id")], order_by=[F("effective_from"), F("id")]
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("changed_by")
+            .annotate(version=version, **previous)
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("what changed"))
+    def what_changed(self, rate):
+        if rate.version == 1:
+            return gettext("first version")
+        changes = []
+        for name, label in zip(POINT_FIELDS, Actor.labels, strict=True):
+            old, new = getattr(rate, f"previous_{name}", None), getattr(rate, name)
+            if old != new:
+                changes.append(f"{label}: {_points(old)} → {_points(new)}")
+        return "; ".join(changes) or "—"
+
+
+def _points(value):
+    return gettext("not offered") if value is None else str(value)
+
+
+@admin.register(Tariff)
+class TariffAdmin(admin.ModelAdmin):
+    form = TariffChangeForm
+    list_display = (
+        "code",
+        "category",
+        "description",
+        "unit",
+        "points_agent",
+        "points_bot",
+        "points_team",
+        "effective_from",
+    )
+    list_editable = ("points_agent", "points_bot", "points_team", "effective_from")
+    list_filter = ("category", "unit")
+    search_fields = ("code", "description_fr", "description_en")
+    inlines = [TariffRateInline]
+    fieldsets = (
+        (None, {"fields": ("code", "category", "unit", "description_fr", "description_en")}),
+        (
+            _("Points per chat (empty: not offered; 0: included)"),
+            {
+                "fields": ("points_agent", "points_bot", "points_team", "effective_from"),
+                "description": _(
+                    "A change takes effect from the date you give, after today: chats already "
+                    "charged keep their points. Every version is kept below."
+                ),
+            },
+        ),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        # The unit decides how past months are counted: fixed once the tariff exists.
+        return ("code", "unit") if obj is not None else ()
+
+    def get_changelist_form(self, request, **kwargs):
+        kwargs.setdefault("form", TariffChangeForm)
+        return super().get_changelist_form(request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            tariff_create(tariff=obj, user=request.user)
+            return
+        points_changed = {*POINT_FIELDS, "effective_from"} & set(form.changed_data)
+        other_fields = [name for name in form.changed_data if name not in points_changed]
+        if other_fields:
+            obj.save(update_fields=other_fields)
+        if points_changed:
+            tariff_change(
+                tariff=obj,
+                points_agent=obj.points_agent,
+                points_bot=obj.points_bot,
+                points_team=obj.points_team,
+                effective_from=obj.effective_from,
+                user=request.user,
+            )
+
+
+@admin.register(TariffRate)
+class TariffRateAdmin(admin.ModelAdmin):
+    list_display = (
+        "tariff",
+        "effective_from",
+        "points_agent",
+        "points_bot",
+        "points_team",
+        "changed_by",
+        "changed_at",
+    )
+    list_filter = ("tariff",)
+    list_select_related = ("tariff", "changed_by")
+    date_hierarchy = "effective_from"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Chat events -------------------------------------------------------------------------------
+
+
+class BillingMonthFilter(admin.SimpleListFilter):
+    title = _("billing month")
+    parameter_name = "month"
+
+    def lookups(self, request, model_admin):
+        month = current_month()
+        choices = []
+        for _index in range(13):
+            choices.append((str(month), str(month)))
+            month = month.previous()
+        return choices
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            start, end = Month.parse(self.value()).bounds(billing_tz())
+        except BillingError:
+            return queryset.none()
+        return queryset.filter(occurred_at__gte=start, occurred_at__lt=end)
+
+
+class ChatEventAddForm(forms.ModelForm):
+    class Meta:
+        model = ChatEvent
+        fields = (
+            "source",
+            "external_id",
+            "customer",
+            "tariff",
+            "actor",
+            "contact",
+            "occurred_at",
+            "metadata",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        tariff, actor, occurred_at = (cleaned.get(k) for k in ("tariff", "actor", "occurred_at"))
+        if tariff and actor and occurred_at:
+            try:
+                TariffBook().price(tariff.code, actor, occurred_at.astimezone(billing_tz()).date())
+            except BillingError as error:
+                self.add_error("tariff", str(error))
+        return cleaned
+
+
+@admin.register(ChatEvent)
+class ChatEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "occurred_at",
+        "customer",
+        "tariff",
+        "actor",
+        "contact",
+        "points",
+        "source",
+        "external_id",
+    )
+    list_filter = (BillingMonthFilter, "actor", "tariff", "customer")
+    search_fields = ("=external_id", "=contact", "=customer__code")
+    date_hierarchy = "occurred_at"
+    list_select_related = ("customer", "tariff")
+    show_full_result_count = False
+    list_per_page = 50
+    readonly_fields = ("points", "received_at")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ChatEventAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:  # a received chat is a fact: it is never edited
+            return [f.name for f in ChatEvent._meta.fields]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            saved = chat_event_record(
+                source=data["source"],
+                external_id=data["external_id"],
+                customer=data["customer"],
+                tariff_code=data["tariff"].code,
+                actor=data["actor"],
+                contact=data.get("contact", ""),
+                occurred_at=data["occurred_at"],
+                metadata=data.get("metadata"),
+            )
+        except InvalidChatEvent as error:  # re-checked by the service, already by the form
+            raise ValidationError({error.field: error.message}) from None
+        obj.pk = saved.pk
+        obj.points = saved.points

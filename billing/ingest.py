@@ -1,0 +1,66 @@
+"""Chat events in: validate, price at the tariff in force on the chat's day, store once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import Customer
+
+from .errors import BillingError
+from .models import ChatEvent, Unit
+from .months import billing_tz
+from .tariffs import TariffBook
+
+
+class InvalidChatEvent(BillingError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def chat_event_record(
+    *,
+    source: str,
+    external_id: str,
+    customer: Customer,
+    tariff_code: str,
+    actor: str,
+    occurred_at: datetime,
+    contact: str = "",
+    metadata: dict | None = None,
+    book: TariffBook | None = None,
+) -> ChatEvent:
+    """Store one completed chat, priced with the tariff version in force on its day."""
+    if timezone.is_naive(occurred_at):
+        raise InvalidChatEvent(
+            "occurred_at",
+            _("%(value)s has no time zone offset.") % {"value": occurred_at.isoformat()},
+        )
+    book = book or TariffBook()
+    try:
+        priced = book.price(tariff_code, actor, occurred_at.astimezone(billing_tz()).date())
+    except BillingError as error:
+        raise InvalidChatEvent("tariff", str(error)) from None
+    if book.tariff(tariff_code).unit == Unit.CONTACT_MONTH and not contact:
+        raise InvalidChatEvent(
+            "contact",
+            _("%(tariff)s is charged per contact: the contact is required.")
+            % {"tariff": tariff_code},
+        )
+    with transaction.atomic():
+        return ChatEvent.objects.create(
+            source=source,
+            external_id=external_id,
+            customer=customer,
+            tariff_id=priced.tariff_id,
+            actor=actor,
+            contact=contact,
+            occurred_at=occurred_at,
+            points=priced.points,
+            metadata=metadata or {},
+        )

@@ -1,0 +1,392 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Customer
+
+from .months import Month
+from .pricing import PlanTerms
+
+
+def _localized(obj, field: str) -> str:
+    """The French or English variant of a field, for the active language."""
+    lang = (get_language() or "fr")[:2]
+    return getattr(obj, f"{field}_{'en' if lang == 'en' else 'fr'}")
+
+
+class Actor(models.TextChoices):
+    AGENT = "agent", _("agent")
+    BOT = "bot", _("bot")
+    TEAM = "team", _("team")
+
+
+class Category(models.TextChoices):
+    MESSAGING = "messaging", _("Messaging")
+    SALES_LEADS = "sales_leads", _("Sales leads")
+    AFTER_SALES = "after_sales", _("After-sales")
+    SUPPORT = "support", _("Support")
+    OTHER = "other", _("Other")
+
+
+class Unit(models.TextChoices):
+    CHAT = "chat", _("per completed chat")
+    CONTACT_MONTH = "contact_month", _("per engaged contact per month")
+
+
+class Plan(models.Model):
+    """BASE, GROW, SCALE and ENTERPRISE (whose terms are set per subscription)."""
+
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    name_fr = models.CharField(_("name (French)"), max_length=64)
+    name_en = models.CharField(_("name (English)"), max_length=64)
+    is_custom = models.BooleanField(
+        _("custom terms"),
+        default=False,
+        help_text=_("Terms are set on each subscription (ENTERPRISE)."),
+    )
+    monthly_fee = models.DecimalField(
+        _("monthly fee (€, excl. VAT)"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    included_points = models.PositiveIntegerField(_("included points"), null=True, blank=True)
+    price_per_extra_point = models.DecimalField(
+        _("price per extra point (€)"), max_digits=10, decimal_places=4, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        ordering = ["is_custom", "monthly_fee"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        is_custom=False,
+                        monthly_fee__isnull=False,
+                        included_points__isnull=False,
+                        price_per_extra_point__isnull=False,
+                    )
+                    | Q(
+                        is_custom=True,
+                        monthly_fee__isnull=True,
+                        included_points__isnull=True,
+                        price_per_extra_point__isnull=True,
+                    )
+                ),
+                name="plan_terms_set_unless_custom",
+            ),
+            models.CheckConstraint(
+                condition=Q(monthly_fee__gte=0) | Q(monthly_fee__isnull=True),
+                name="plan_fee_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(price_per_extra_point__gte=0) | Q(price_per_extra_point__isnull=True),
+                name="plan_price_per_point_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code} — {self.name}"
+
+    @property
+    def name(self) -> str:
+        return _localized(self, "name")
+
+    def clean(self):
+        terms = (self.monthly_fee, self.included_points, self.price_per_extra_point)
+        if self.is_custom and any(value is not None for value in terms):
+            raise ValidationError(
+                _("A plan with custom terms sets them on each subscription, not on the plan.")
+            )
+        if not self.is_custom and any(value is None for value in terms):
+            raise ValidationError(
+                _("Set the monthly fee, the included points and the price per extra point.")
+            )
+
+
+class Subscription(models.Model):
+    """A customer's plan from a first month to an optional last month, both included."""
+
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        related_name="subscriptions",
+        verbose_name=_("customer"),
+    )
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="subscriptions", verbose_name=_("plan")
+    )
+    first_month = models.DateField(
+        _("first month"), help_text=_("The first day of the first month billed on this plan.")
+    )
+    last_month = models.DateField(
+        _("last month"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The first day of the last month billed on this plan; empty: until further notice."
+        ),
+    )
+    custom_monthly_fee = models.DecimalField(
+        _("monthly fee (€, excl. VAT)"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    custom_included_points = models.PositiveIntegerField(
+        _("included points"), null=True, blank=True
+    )
+    custom_price_per_extra_point = models.DecimalField(
+        _("price per extra point (€)"),
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        ordering = ["customer", "first_month"]
+        indexes = [models.Index(fields=["customer", "first_month"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_month__day=1), name="subscription_starts_on_the_first"
+            ),
+            models.CheckConstraint(
+                condition=Q(last_month__isnull=True) | Q(last_month__day=1),
+                name="subscription_ends_on_a_month",
+            ),
+            models.CheckConstraint(
+                condition=Q(last_month__isnull=True) | Q(last_month__gte=models.F("first_month")),
+                name="subscription_ends_after_it_starts",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        custom_monthly_fee__isnull=True,
+                        custom_included_points__isnull=True,
+                        custom_price_per_extra_point__isnull=True,
+                    )
+                    | Q(
+                        custom_monthly_fee__gte=0,
+                        custom_included_points__isnull=False,
+                        custom_price_per_extra_point__gte=0,
+                    )
+                ),
+                name="subscription_custom_terms_all_or_none",
+            ),
+            # No two subscriptions of one customer in force in the same month: an exclusion
+            # constraint on PostgreSQL and triggers on SQLite, see migration 0002.
+        ]
+
+    def __str__(self):
+        end = Month.of(self.last_month) if self.last_month else "…"
+        return f"{self.customer.code}: {self.plan.code} {Month.of(self.first_month)} → {end}"
+
+    def covers(self, month: Month) -> bool:
+        return self.first_month <= month.first_day and (
+            self.last_month is None or month.first_day <= self.last_month
+        )
+
+    def terms(self) -> PlanTerms:
+        plan = self.plan
+        if plan.is_custom:
+            return PlanTerms(
+                plan=plan.code,
+                monthly_fee=self.custom_monthly_fee,
+                included_points=self.custom_included_points,
+                price_per_extra_point=self.custom_price_per_extra_point,
+            )
+        return PlanTerms(
+            plan=plan.code,
+            monthly_fee=plan.monthly_fee,
+            included_points=plan.included_points,
+            price_per_extra_point=plan.price_per_extra_point,
+        )
+
+    def clean(self):
+        errors = {}
+        for name in ("first_month", "last_month"):
+            value = getattr(self, name)
+            if value is not None and value.day != 1:
+                errors[name] = _(
+                    "%(value)s is not the first day of a month: a plan starts and ends with "
+                    "whole months."
+                ) % {"value": value.isoformat()}
+        if self.first_month and self.last_month and self.last_month < self.first_month:
+            errors["last_month"] = _("The last month cannot be before the first month.")
+        custom = (
+            self.custom_monthly_fee,
+            self.custom_included_points,
+            self.custom_price_per_extra_point,
+        )
+        if self.plan_id is not None:
+            if self.plan.is_custom and any(value is None for value in custom):
+                errors["plan"] = _(
+                    "Plan %(plan)s needs this customer's monthly fee, included points and price "
+                    "per extra point."
+                ) % {"plan": self.plan.code}
+            if not self.plan.is_custom and any(value is not None for value in custom):
+                errors["plan"] = _(
+                    "Plan %(plan)s has fixed terms: leave the custom terms empty."
+                ) % {"plan": self.plan.code}
+        if errors:
+            raise ValidationError(errors)
+        if self.customer_id is not None and self.first_month:
+            overlapping = self.overlapping().first()
+            if overlapping is not None:
+                raise ValidationError(
+                    _(
+                        "%(customer)s already has a subscription in force over these months "
+                        "(%(other)s): end it first."
+                    )
+                    % {"customer": self.customer.code, "other": overlapping}
+                )
+
+    def overlapping(self):
+        others = Subscription.objects.filter(customer_id=self.customer_id).exclude(pk=self.pk)
+        others = others.filter(Q(last_month__isnull=True) | Q(last_month__gte=self.first_month))
+        if self.last_month is not None:
+            others = others.filter(first_month__lte=self.last_month)
+        return others
+
+
+class Tariff(models.Model):
+    """A kind of completed chat and the points it costs for each actor.
+
+    The points here are the newest version of the tariff (`effective_from` is its date); what a
+    chat costs is the version in force on the day it happened, kept in TariffRate. Points: empty
+    means "not offered" for that actor, 0 means "included" (listed, free).
+    """
+
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    unit = models.CharField(_("charged"), max_length=16, choices=Unit.choices, default=Unit.CHAT)
+    description_fr = models.CharField(_("description (French)"), max_length=200)
+    description_en = models.CharField(_("description (English)"), max_length=200)
+    points_agent = models.PositiveIntegerField(_("agent points"), null=True, blank=True)
+    points_bot = models.PositiveIntegerField(_("bot points"), null=True, blank=True)
+    points_team = models.PositiveIntegerField(_("team points"), null=True, blank=True)
+    effective_from = models.DateField(_("effective from"))
+
+    class Meta:
+        verbose_name = _("tariff")
+        verbose_name_plural = _("tariffs")
+        ordering = ["category", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    (Q(points_agent__gte=0) | Q(points_agent__isnull=True))
+                    & (Q(points_bot__gte=0) | Q(points_bot__isnull=True))
+                    & (Q(points_team__gte=0) | Q(points_team__isnull=True))
+                ),
+                name="tariff_points_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def description(self) -> str:
+        return _localized(self, "description")
+
+
+class TariffRate(models.Model):
+    """One version of a tariff's points, in force from `effective_from` until the next version.
+
+    Append-only: a change adds a row, nothing is edited, so the history (who, when, from which
+    date, old and new points) is the table itself. Of two versions with the same date, the later
+    one wins (a correction of a change not yet in force).
+    """
+
+    tariff = models.ForeignKey(
+        Tariff, on_delete=models.PROTECT, related_name="rates", verbose_name=_("tariff")
+    )
+    effective_from = models.DateField(_("effective from"))
+    points_agent = models.PositiveIntegerField(_("agent points"), null=True, blank=True)
+    points_bot = models.PositiveIntegerField(_("bot points"), null=True, blank=True)
+    points_team = models.PositiveIntegerField(_("team points"), null=True, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("tariff version")
+        verbose_name_plural = _("tariff history")
+        ordering = ["tariff", "effective_from", "id"]
+        indexes = [models.Index(fields=["tariff", "effective_from"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    (Q(points_agent__gte=0) | Q(points_agent__isnull=True))
+                    & (Q(points_bot__gte=0) | Q(points_bot__isnull=True))
+                    & (Q(points_team__gte=0) | Q(points_team__isnull=True))
+                ),
+                name="tariff_rate_points_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.tariff.code} @ {self.effective_from}"
+
+    def points_for(self, actor: str) -> int | None:
+        return getattr(self, f"points_{actor}")
+
+
+class ChatEvent(models.Model):
+    """One completed chat, reported once by a source, priced when it was received."""
+
+    source = models.CharField(_("source"), max_length=64)
+    external_id = models.CharField(_("external id"), max_length=100)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="chat_events", verbose_name=_("customer")
+    )
+    tariff = models.ForeignKey(
+        Tariff, on_delete=models.PROTECT, related_name="chat_events", verbose_name=_("tariff")
+    )
+    actor = models.CharField(_("actor"), max_length=8, choices=Actor.choices)
+    contact = models.CharField(_("contact"), max_length=200, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    points = models.PositiveIntegerField(
+        _("points"),
+        help_text=_(
+            "The tariff's points on the day of the chat; for a tariff charged per engaged contact, "
+            "the points of one contact for the month."
+        ),
+    )
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("chat event")
+        verbose_name_plural = _("chat events")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["customer", "occurred_at"], name="event_customer_time")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="event_unique_per_source"
+            ),
+            models.CheckConstraint(condition=Q(points__gte=0), name="event_points_not_negative"),
+            models.CheckConstraint(
+                condition=Q(actor__in=[choice.value for choice in Actor]), name="event_actor_known"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.source}:{self.external_id}"

@@ -1,0 +1,89 @@
+"""Billing months: small pure functions of calendar arithmetic.
+
+Warning: a billing month is a calendar month *in the billing time zone* (DOMAIN.md rule 1), not in
+UTC. A chat at 2026-10-31T23:30:00Z happened on 1 November in Paris and counts in November, so the
+bounds of a month are local midnights converted to aware datetimes, and they are 23, 24 or 25 hours
+away from the neighbouring day when daylight saving changes. Never compute a month with
+`timedelta(days=30)` or by truncating a UTC timestamp.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+
+from .errors import InvalidMonth
+
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    year: int
+    month: int
+
+    def __post_init__(self):
+        if not 1 <= self.month <= 12 or not 1 <= self.year <= 9999:
+            raise InvalidMonth(_("%(value)s is not a valid month.") % {"value": self})
+
+    @classmethod
+    def parse(cls, value: str) -> Month:
+        """Parse "YYYY-MM"; anything else raises InvalidMonth naming the value."""
+        match = _MONTH_RE.match(value.strip()) if isinstance(value, str) else None
+        if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
+            raise InvalidMonth(
+                _("Invalid month %(value)r: expected YYYY-MM, for example 2026-11.")
+                % {"value": value}
+            )
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @classmethod
+    def of(cls, day: date) -> Month:
+        return cls(day.year, day.month)
+
+    @classmethod
+    def containing(cls, moment: datetime, tz: tzinfo) -> Month:
+        """The billing month an aware datetime falls in, seen from the billing time zone."""
+        return cls.of(moment.astimezone(tz).date())
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    def next(self) -> Month:
+        return Month(self.year + self.month // 12, self.month % 12 + 1)
+
+    def previous(self) -> Month:
+        return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
+    def bounds(self, tz: tzinfo) -> tuple[datetime, datetime]:
+        """[start, end) as aware datetimes: local midnight of the 1st to that of the next 1st."""
+        start = datetime(self.year, self.month, 1, tzinfo=tz)
+        following = self.next()
+        end = datetime(following.year, following.month, 1, tzinfo=tz)
+        return start, end
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+def billing_tz() -> ZoneInfo:
+    from django.conf import settings
+
+    return ZoneInfo(settings.BILLING_TIME_ZONE)
+
+
+def current_month(now: datetime | None = None) -> Month:
+    from django.utils import timezone
+
+    return Month.containing(now or timezone.now(), billing_tz())
+
+
+def today(now: datetime | None = None) -> date:
+    from django.utils import timezone
+
+    return (now or timezone.now()).astimezone(billing_tz()).date()

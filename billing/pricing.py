@@ -1,0 +1,192 @@
+"""The pricing engine: plan terms + a month's usage -> a Statement. Pure: no ORM, no I/O.
+
+Every amount of money the portal shows (statement, report, invoice, PDF, CLI) is computed here, so
+they cannot disagree. The rules are DOMAIN.md's:
+
+- overage points = max(0, points used - included points)              (rule 4)
+- each invoice line is quantity x unit price, rounded half up to the cent  (rule 5)
+- VAT is computed on the net total, rounded half up to the cent          (rule 5)
+- line 1 is the plan fee, line 2 exists only when there is overage       (rule 7)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+PRICE_PER_POINT_QUANTUM = Decimal("0.0001")
+HUNDRED = Decimal(100)
+
+LINE_PLAN_FEE = "plan_fee"
+LINE_OVERAGE = "overage"
+
+
+def round_money(amount: Decimal) -> Decimal:
+    """Round to the cent, half up: the one rounding rule of the portal."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def line_amount(quantity: int, unit_price: Decimal) -> Decimal:
+    return round_money(Decimal(quantity) * unit_price)
+
+
+def vat_on(net: Decimal, rate_percent: Decimal) -> Decimal:
+    return round_money(net * rate_percent / HUNDRED)
+
+
+def _as_decimal(value, what: str) -> Decimal:
+    if isinstance(value, float):
+        raise TypeError(f"{what} must be a Decimal, not a float")
+    return Decimal(value)
+
+
+@dataclass(frozen=True)
+class PlanTerms:
+    """What a customer pays in a month: the plan's, or the customer's own ENTERPRISE terms."""
+
+    plan: str
+    monthly_fee: Decimal
+    included_points: int
+    price_per_extra_point: Decimal
+
+    def __post_init__(self):
+        object.__setattr__(self, "monthly_fee", _as_decimal(self.monthly_fee, "monthly_fee"))
+        object.__setattr__(
+            self,
+            "price_per_extra_point",
+            _as_decimal(self.price_per_extra_point, "price_per_extra_point"),
+        )
+        if self.monthly_fee < 0 or self.price_per_extra_point < 0 or self.included_points < 0:
+            raise ValueError(f"plan terms cannot be negative: {self!r}")
+        if self.monthly_fee != round_money(self.monthly_fee):
+            raise ValueError(f"monthly fee {self.monthly_fee} has more than two decimals")
+        if self.price_per_extra_point != self.price_per_extra_point.quantize(
+            PRICE_PER_POINT_QUANTUM
+        ):
+            raise ValueError(
+                f"price per extra point {self.price_per_extra_point} has more than four decimals"
+            )
+
+
+@dataclass(frozen=True)
+class UsageLine:
+    """One tariff and actor in a month: how many chats, how many points they cost."""
+
+    tariff: str
+    category: str
+    actor: str
+    chats: int
+    points: int
+    contacts: int = 0  # distinct contacts, for tariffs charged per engaged contact
+
+    def __post_init__(self):
+        if self.chats < 0 or self.points < 0 or self.contacts < 0:
+            raise ValueError(f"usage cannot be negative: {self!r}")
+
+
+@dataclass(frozen=True)
+class Usage:
+    lines: tuple[UsageLine, ...] = ()
+    engaged_contacts: int = 0
+
+    @property
+    def points(self) -> int:
+        return sum(line.points for line in self.lines)
+
+    @property
+    def chats(self) -> int:
+        return sum(line.chats for line in self.lines)
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    kind: str  # LINE_PLAN_FEE or LINE_OVERAGE
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Statement:
+    terms: PlanTerms
+    usage: Usage
+    points_used: int
+    overage_points: int
+    overage_amount: Decimal
+    net_total: Decimal
+    vat_rate: Decimal
+    vat_amount: Decimal
+    total: Decimal
+    invoice_lines: tuple[InvoiceLine, ...] = field(default=())
+
+    @property
+    def plan(self) -> str:
+        return self.terms.plan
+
+    @property
+    def monthly_fee(self) -> Decimal:
+        return self.terms.monthly_fee
+
+    @property
+    def included_points(self) -> int:
+        return self.terms.included_points
+
+    @property
+    def price_per_extra_point(self) -> Decimal:
+        return self.terms.price_per_extra_point
+
+    @property
+    def included_points_used(self) -> int:
+        return self.points_used - self.overage_points
+
+    @property
+    def lines(self) -> tuple[UsageLine, ...]:
+        return self.usage.lines
+
+    @property
+    def engaged_contacts(self) -> int:
+        return self.usage.engaged_contacts
+
+
+def price_month(*, terms: PlanTerms, usage: Usage, vat_rate: Decimal) -> Statement:
+    """Price one month of usage under the given terms, VAT at `vat_rate` percent."""
+    vat_rate = _as_decimal(vat_rate, "vat_rate")
+    if not Decimal(0) <= vat_rate <= HUNDRED:
+        raise ValueError(f"VAT rate {vat_rate} is not a percentage between 0 and 100")
+    points_used = usage.points
+    overage_points = max(0, points_used - terms.included_points)
+    lines = [InvoiceLine(LINE_PLAN_FEE, 1, terms.monthly_fee, line_amount(1, terms.monthly_fee))]
+    if overage_points:
+        lines.append(
+            InvoiceLine(
+                LINE_OVERAGE,
+                overage_points,
+                terms.price_per_extra_point,
+                line_amount(overage_points, terms.price_per_extra_point),
+            )
+        )
+    overage_amount = lines[1].amount if overage_points else Decimal("0.00")
+    net_total = sum((line.amount for line in lines), Decimal("0.00"))
+    vat_amount = vat_on(net_total, vat_rate)
+    return Statement(
+        terms=terms,
+        usage=usage,
+        points_used=points_used,
+        overage_points=overage_points,
+        overage_amount=overage_amount,
+        net_total=net_total,
+        vat_rate=vat_rate,
+        vat_amount=vat_amount,
+        total=net_total + vat_amount,
+        invoice_lines=tuple(lines),
+    )
+
+
+def compare_plans(
+    *, options: Iterable[PlanTerms], usage: Usage, vat_rate: Decimal
+) -> list[Statement]:
+    """The same month priced under each plan, cheapest (by net total) first."""
+    statements = [price_month(terms=terms, usage=usage, vat_rate=vat_rate) for terms in options]
+    return sorted(statements, key=lambda statement: statement.net_total)

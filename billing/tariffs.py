@@ -1,0 +1,163 @@
+"""Tariffs in force on a day, and changes to them (DOMAIN.md rule 3: never retroactive)."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from .errors import InvalidTariffChange, TariffNotOffered, UnknownTariff
+from .models import Actor, Tariff, TariffRate, Unit
+from .months import today as billing_today
+
+
+def _not_offered(tariff_code: str, actor: str) -> TariffNotOffered:
+    return TariffNotOffered(
+        _("%(tariff)s is not offered for %(actor)s") % {"tariff": tariff_code, "actor": actor}
+    )
+
+
+def _check_actor(actor: str) -> None:
+    if actor not in Actor.values:
+        raise TariffNotOffered(
+            _("%(value)r is not an actor: use one of %(choices)s.")
+            % {"value": actor, "choices": ", ".join(Actor.values)}
+        )
+
+
+@dataclass(frozen=True)
+class PricedTariff:
+    tariff_id: int
+    points: int
+
+
+class TariffBook:
+    """Every tariff and all its versions, loaded in two queries, to price many chats in memory."""
+
+    def __init__(self):
+        self._tariffs = {tariff.code: tariff for tariff in Tariff.objects.all()}
+        self._rates: dict[int, tuple[list[date], list[TariffRate]]] = {}
+        for rate in TariffRate.objects.order_by("tariff_id", "effective_from", "id"):
+            days, rates = self._rates.setdefault(rate.tariff_id, ([], []))
+            if days and days[-1] == rate.effective_from:
+                rates[-1] = rate  # the later version of the same day wins
+            else:
+                days.append(rate.effective_from)
+                rates.append(rate)
+
+    def tariff(self, code: str) -> Tariff:
+        try:
+            return self._tariffs[code]
+        except KeyError:
+            raise UnknownTariff(_("%(value)r is not a known tariff.") % {"value": code}) from None
+
+    def price(self, tariff_code: str, actor: str, day: date) -> PricedTariff:
+        """The points a chat of this tariff and actor costs on `day`."""
+        tariff = self.tariff(tariff_code)
+        _check_actor(actor)
+        days, rates = self._rates.get(tariff.id, ([], []))
+        index = bisect.bisect_right(days, day) - 1
+        points = rates[index].points_for(actor) if index >= 0 else None
+        if points is None:
+            raise _not_offered(tariff_code, actor)
+        return PricedTariff(tariff.id, points)
+
+
+def tariff_points_on(*, tariff: Tariff, actor: str, day: date) -> int:
+    """The points of one chat of `tariff` by `actor` on `day` (one query)."""
+    _check_actor(actor)
+    rate = (
+        TariffRate.objects.filter(tariff=tariff, effective_from__lte=day)
+        .order_by("-effective_from", "-id")
+        .first()
+    )
+    points = rate.points_for(actor) if rate is not None else None
+    if points is None:
+        raise _not_offered(tariff.code, actor)
+    return points
+
+
+def check_tariff_change(*, tariff: Tariff, effective_from: date, today: date | None = None) -> None:
+    """Refuse a change that would reprice chats already charged (InvalidTariffChange)."""
+    today = today or billing_today()
+    if effective_from <= today:
+        raise InvalidTariffChange(
+            _(
+                "effective from %(value)s: a tariff change takes effect after today (%(today)s), "
+                "never retroactively."
+            )
+            % {"value": effective_from.isoformat(), "today": today.isoformat()}
+        )
+    if tariff.unit == Unit.CONTACT_MONTH and effective_from.day != 1:
+        raise InvalidTariffChange(
+            _(
+                "effective from %(value)s: %(tariff)s is charged per contact per month, so its "
+                "points change on the first day of a month."
+            )
+            % {"value": effective_from.isoformat(), "tariff": tariff.code}
+        )
+
+
+def tariff_change(
+    *,
+    tariff: Tariff,
+    points_agent: int | None,
+    points_bot: int | None,
+    points_team: int | None,
+    effective_from: date,
+    user=None,
+    today: date | None = None,
+) -> TariffRate:
+    """Schedule new points for `tariff` from `effective_from` on, keeping the history.
+
+    Chats are priced when they are received, with the version in force on their day, so a change
+    may only take effect after today: what was charged stays charged (rule 3). A tariff charged per
+    engaged contact per month changes on the first day of a month, so one month's contacts all
+    cost the same.
+    """
+    check_tariff_change(tariff=tariff, effective_from=effective_from, today=today)
+    for actor, points in (("agent", points_agent), ("bot", points_bot), ("team", points_team)):
+        if points is not None and points < 0:
+            raise ValueError(f"points_{actor} cannot be negative: {points}")
+    with transaction.atomic():
+        locked = Tariff.objects.select_for_update().get(pk=tariff.pk)
+        rate = TariffRate.objects.create(
+            tariff=locked,
+            effective_from=effective_from,
+            points_agent=points_agent,
+            points_bot=points_bot,
+            points_team=points_team,
+            changed_by=user,
+        )
+        _sync_newest_version(locked)
+    tariff.refresh_from_db()
+    return rate
+
+
+def tariff_create(*, tariff: Tariff, user=None) -> Tariff:
+    """Add a tariff: its points become its first version, from its `effective_from` date."""
+    with transaction.atomic():
+        tariff.full_clean()
+        tariff.save()
+        TariffRate.objects.create(
+            tariff=tariff,
+            effective_from=tariff.effective_from,
+            points_agent=tariff.points_agent,
+            points_bot=tariff.points_bot,
+            points_team=tariff.points_team,
+            changed_by=user,
+        )
+    return tariff
+
+
+def _sync_newest_version(tariff: Tariff) -> None:
+    newest = TariffRate.objects.filter(tariff=tariff).order_by("-effective_from", "-id").first()
+    Tariff.objects.filter(pk=tariff.pk).update(
+        points_agent=newest.points_agent,
+        points_bot=newest.points_bot,
+        points_team=newest.points_team,
+        effective_from=newest.effective_from,
+    )

@@ -1,0 +1,31 @@
+"""Formatting of money and points for the active language: `1 499,00 €` in French, `€1,499.00`
+in English. Display only: amounts arrive computed by billing.pricing."""
+
+from decimal import Decimal
+
+from django import template
+from django.utils.formats import number_format
+from django.utils.translation import get_language
+
+register = template.Library()
+
+
+def format_money(value: Decimal, decimals: int = 2) -> str:
+    number = number_format(value, decimal_pos=decimals, use_l10n=True, force_grouping=True)
+    if (get_language() or "fr").startswith("en"):
+        return f"-€{number[1:]}" if number.startswith("-") else f"€{number}"
+    return f"{number}\N{NO-BREAK SPACE}€"
+
+
+@register.filter
+def money(value, decimals=2):
+    if value is None or value == "":
+        return ""
+    return format_money(Decimal(value), int(decimals))
+
+
+@register.filter
+def points(value):
+    if value is None or value == "":
+        return ""
+    return number_format(value, decimal_pos=0, use_l10n=True, force_grouping=True)

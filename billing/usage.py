@@ -1,0 +1,80 @@
+"""Selectors: read a month of usage and the plan in force (set-based: one aggregate per month)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, Q, Sum
+from django.utils.translation import gettext as _
+
+from customers.models import Customer
+
+from .errors import NoPlanInForce
+from .models import Category, ChatEvent, Subscription, Unit
+from .months import Month, billing_tz
+from .pricing import Statement, Usage, UsageLine, price_month
+
+_CATEGORY_ORDER = {value: index for index, value in enumerate(Category.values)}
+
+
+def subscription_in_force(*, customer: Customer, month: Month) -> Subscription | None:
+    return (
+        Subscription.objects.select_related("plan")
+        .filter(customer=customer, first_month__lte=month.first_day)
+        .filter(Q(last_month__isnull=True) | Q(last_month__gte=month.first_day))
+        .first()
+    )
+
+
+def events_in_month(*, customer: Customer, month: Month):
+    """The customer's chat events of a billing month (bounds in the billing time zone)."""
+    start, end = month.bounds(billing_tz())
+    return ChatEvent.objects.filter(customer=customer, occurred_at__gte=start, occurred_at__lt=end)
+
+
+def month_usage(*, customer: Customer, month: Month) -> Usage:
+    """A month's usage per tariff and actor, in one aggregate query.
+
+    A tariff charged per engaged contact costs its points once per distinct contact in the month
+    (rule 2). Such a tariff only changes points on the first day of a month, so every event of
+    the month carries the same points and MAX(points) is the price of one contact.
+    """
+    rows = (
+        events_in_month(customer=customer, month=month)
+        .values("tariff__code", "tariff__category", "tariff__unit", "actor")
+        .annotate(
+            chats=Count("id"),
+            points=Sum("points"),
+            unit_points=Max("points"),
+            contacts=Count("contact", distinct=True, filter=Q(tariff__unit=Unit.CONTACT_MONTH)),
+        )
+        .order_by()
+    )
+    lines = []
+    engaged = 0
+    for row in rows:
+        per_contact = row["tariff__unit"] == Unit.CONTACT_MONTH
+        if per_contact:
+            engaged += row["contacts"]
+        lines.append(
+            UsageLine(
+                tariff=row["tariff__code"],
+                category=row["tariff__category"],
+                actor=row["actor"],
+                chats=row["chats"],
+                points=row["contacts"] * row["unit_points"] if per_contact else row["points"],
+                contacts=row["contacts"],
+            )
+        )
+    lines.sort(key=lambda line: (_CATEGORY_ORDER.get(line.category, 99), line.tariff, line.actor))
+    return Usage(lines=tuple(lines), engaged_contacts=engaged)
+
+
+def month_statement(*, customer: Customer, month: Month) -> Statement:
+    """The month's statement: the plan in force, the usage, priced. Two queries."""
+    subscription = subscription_in_force(customer=customer, month=month)
+    if subscription is None:
+        raise NoPlanInForce(
+            _("%(customer)s has no plan in force in %(month)s.")
+            % {"customer": customer.code, "month": month}
+        )
+    usage = month_usage(customer=customer, month=month)
+    return price_month(terms=subscription.terms(), usage=usage, vat_rate=customer.vat_rate)

@@ -1,0 +1,67 @@
+from django.contrib import admin
+from django.db.models import OuterRef, Q, Subquery
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from billing.admin import SubscriptionInline, render_statement
+from billing.models import Subscription
+from billing.months import current_month
+
+from .models import Customer, CustomerAccess
+
+
+class CustomerAccessInline(admin.TabularInline):
+    model = CustomerAccess
+    extra = 0
+    autocomplete_fields = ("user",)
+    verbose_name_plural = _("dealer users who can see this customer")
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = (
+        "code",
+        "legal_name",
+        "city",
+        "country",
+        "plan_in_force",
+        "vat_rate",
+        "language",
+    )
+    list_filter = ("country", "language")
+    search_fields = ("code", "legal_name", "vat_number", "siren", "billing_emails")
+    inlines = [SubscriptionInline, CustomerAccessInline]
+    readonly_fields = ("current_month_statement", "last_month_statement", "created_at")
+    fieldsets = (
+        (None, {"fields": ("code", "legal_name", "language")}),
+        (_("Address"), {"fields": ("address", "postal_code", "city", "country")}),
+        (_("Tax and invoicing"), {"fields": ("vat_number", "siren", "vat_rate", "billing_emails")}),
+        (_("Statements"), {"fields": ("current_month_statement", "last_month_statement")}),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        return fieldsets if obj is not None else fieldsets[:-1]
+
+    def get_queryset(self, request):
+        first_day = current_month().first_day
+        in_force = Subscription.objects.filter(
+            Q(last_month__isnull=True) | Q(last_month__gte=first_day),
+            customer=OuterRef("pk"),
+            first_month__lte=first_day,
+        ).values("plan__code")[:1]
+        return super().get_queryset(request).annotate(plan_code=Subquery(in_force))
+
+    @admin.display(description=_("plan this month"), ordering="plan_code")
+    def plan_in_force(self, customer):
+        return customer.plan_code or "—"
+
+    @admin.display(description=_("this month so far"))
+    def current_month_statement(self, customer):
+        month = current_month()
+        return format_html("<h4>{}</h4>{}", month, render_statement(customer, month))
+
+    @admin.display(description=_("last month"))
+    def last_month_statement(self, customer):
+        month = current_month().previous()
+        return format_html("<h4>{}</h4>{}", month, render_statement(customer, month))

@@ -1,0 +1,204 @@
+import re
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    validate_email,
+)
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from billing.vat import french_vat_key, siren_is_valid, standard_rate
+
+COUNTRIES = [
+    ("FR", _("France")),
+    ("AT", _("Austria")),
+    ("BE", _("Belgium")),
+    ("BG", _("Bulgaria")),
+    ("CY", _("Cyprus")),
+    ("CZ", _("Czechia")),
+    ("DE", _("Germany")),
+    ("DK", _("Denmark")),
+    ("EE", _("Estonia")),
+    ("ES", _("Spain")),
+    ("FI", _("Finland")),
+    ("GR", _("Greece")),
+    ("HR", _("Croatia")),
+    ("HU", _("Hungary")),
+    ("IE", _("Ireland")),
+    ("IT", _("Italy")),
+    ("LT", _("Lithuania")),
+    ("LU", _("Luxembourg")),
+    ("LV", _("Latvia")),
+    ("MT", _("Malta")),
+    ("NL", _("Netherlands")),
+    ("PL", _("Poland")),
+    ("PT", _("Portugal")),
+    ("RO", _("Romania")),
+    ("SE", _("Sweden")),
+    ("SI", _("Slovenia")),
+    ("SK", _("Slovakia")),
+    ("CH", _("Switzerland")),
+    ("GB", _("United Kingdom")),
+    ("MC", _("Monaco")),
+    ("NO", _("Norway")),
+]
+
+LANGUAGES = [("fr", _("French")), ("en", _("English"))]
+
+_VAT_NUMBER_RE = re.compile(r"^[A-Z]{2}[0-9A-Z]{2,13}$")
+_EMAIL_SPLIT_RE = re.compile(r"[\s,;]+")
+
+
+def default_vat_rate() -> Decimal:
+    """The standard VAT rate of the seller's country (20 % for a French seller)."""
+    return standard_rate(settings.SELLER["country"])
+
+
+def normalize_vat_number(value: str) -> str:
+    return re.sub(r"[\s.\-]", "", value or "").upper()
+
+
+def split_emails(value: str) -> list[str]:
+    return [part for part in _EMAIL_SPLIT_RE.split(value or "") if part]
+
+
+def validate_billing_emails(value: str) -> None:
+    for address in split_emails(value):
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ValidationError(
+                _("%(value)s is not a valid e-mail address."),
+                code="invalid",
+                params={"value": address},
+            ) from None
+
+
+class Customer(models.Model):
+    """A dealer: who is billed, with the legal details every invoice carries."""
+
+    code = models.CharField(
+        _("code"),
+        max_length=32,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                _("Use letters, digits, dots, dashes and underscores only."),
+            )
+        ],
+        help_text=_("The customer's code in the chat platform and in chat events."),
+    )
+    legal_name = models.CharField(_("legal name"), max_length=200)
+    address = models.TextField(_("street address"), help_text=_("Street and number, one per line."))
+    postal_code = models.CharField(_("postal code"), max_length=16)
+    city = models.CharField(_("city"), max_length=100)
+    country = models.CharField(_("country"), max_length=2, choices=COUNTRIES, default="FR")
+    vat_number = models.CharField(
+        _("VAT number"), max_length=20, blank=True, help_text=_("Intra-EU VAT number, if any.")
+    )
+    siren = models.CharField(
+        _("SIREN"), max_length=9, blank=True, help_text=_("For a French company: 9 digits.")
+    )
+    billing_emails = models.TextField(
+        _("billing e-mails"),
+        blank=True,
+        validators=[validate_billing_emails],
+        help_text=_("Where invoices are sent: one address per line or separated by commas."),
+    )
+    language = models.CharField(_("language"), max_length=2, choices=LANGUAGES, default="fr")
+    vat_rate = models.DecimalField(
+        _("VAT rate (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=default_vat_rate,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+        help_text=_("By default the standard rate of the seller's country."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(vat_rate__gte=0, vat_rate__lte=100),
+                name="customer_vat_rate_is_a_percentage",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(siren="") | models.Q(country="FR"),
+                name="customer_siren_only_for_france",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.legal_name} ({self.code})"
+
+    @property
+    def billing_email_list(self) -> list[str]:
+        return split_emails(self.billing_emails)
+
+    def clean(self):
+        errors = {}
+        self.vat_number = normalize_vat_number(self.vat_number)
+        self.siren = (self.siren or "").replace(" ", "")
+        if self.siren:
+            if self.country != "FR":
+                errors["siren"] = _("A SIREN is only given for a French company.")
+            elif not siren_is_valid(self.siren):
+                errors["siren"] = _(
+                    "%(value)s is not a valid SIREN: 9 digits with a valid check digit."
+                ) % {"value": self.siren}
+        if self.vat_number:
+            if not _VAT_NUMBER_RE.match(self.vat_number):
+                errors["vat_number"] = _(
+                    "%(value)s is not a VAT number: two letters then 2 to 13 letters or digits."
+                ) % {"value": self.vat_number}
+            elif self.vat_number.startswith("FR"):
+                digits = self.vat_number[4:]
+                key = self.vat_number[2:4]
+                if not (len(digits) == 9 and siren_is_valid(digits)):
+                    errors["vat_number"] = _(
+                        "%(value)s is not a French VAT number: FR, a 2-character key, the SIREN."
+                    ) % {"value": self.vat_number}
+                elif key.isdigit() and key != french_vat_key(digits):
+                    errors["vat_number"] = _(
+                        "%(value)s has a wrong key: for SIREN %(siren)s it is %(key)s."
+                    ) % {"value": self.vat_number, "siren": digits, "key": french_vat_key(digits)}
+                elif self.siren and digits != self.siren:
+                    errors["vat_number"] = _("%(value)s does not match the SIREN %(siren)s.") % {
+                        "value": self.vat_number,
+                        "siren": self.siren,
+                    }
+        if errors:
+            raise ValidationError(errors)
+
+
+class CustomerAccess(models.Model):
+    """A dealer user's access to a customer (a dealer group may see several sites)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="customer_accesses",
+        verbose_name=_("user"),
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="accesses", verbose_name=_("customer")
+    )
+
+    class Meta:
+        verbose_name = _("dealer access")
+        verbose_name_plural = _("dealer accesses")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "customer"], name="unique_customer_access")
+        ]
+
+    def __str__(self):
+        return f"{self.user} → {self.customer.code}"
