@@ -42,8 +42,8 @@ def month_usage(*, customer: Customer, month: Month) -> Usage:
         .values("tariff__code", "tariff__category", "tariff__unit", "actor")
         .annotate(
             chats=Count("id"),
-            points=Sum("points"),
             unit_points=Max("points"),
+            chat_points=Sum("points"),
             contacts=Count("contact", distinct=True, filter=Q(tariff__unit=Unit.CONTACT_MONTH)),
         )
         .order_by()
@@ -60,7 +60,7 @@ def month_usage(*, customer: Customer, month: Month) -> Usage:
                 category=row["tariff__category"],
                 actor=row["actor"],
                 chats=row["chats"],
-                points=row["contacts"] * row["unit_points"] if per_contact else row["points"],
+                points=row["contacts"] * row["unit_points"] if per_contact else row["chat_points"],
                 contacts=row["contacts"],
             )
         )

@@ -1,0 +1,323 @@
+"""Demo data: dealers on every plan, months of realistic chats up to now. Idempotent.
+
+Everything is derived from fixed seeds: the same dealer and month always give the same chats
+with the same ids, and only chats that already happened are stored, so running it again (even
+a month later) adds only what is new.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from customers.models import Customer, CustomerAccess
+
+from .models import ChatEvent, Plan, Subscription, Tariff, TariffRate
+from .months import Month, billing_tz, current_month
+from .tariffs import TariffBook, tariff_change
+
+SOURCE = "demo"
+MONTHS_OF_HISTORY = 6
+STAFF_LOGIN = ("admin", "chatpoints-admin")
+
+# (tariff, actor, weight): what dealers' chats look like, roughly.
+MIX = [
+    ("test_drive", "agent", 10),
+    ("video_call", "agent", 3),
+    ("showroom_visit", "agent", 6),
+    ("quote_request", "agent", 6),
+    ("info_request", "agent", 8),
+    ("tradein_valuation", "agent", 4),
+    ("workshop_appointment", "agent", 6),
+    ("support_info", "agent", 4),
+    ("intervention_request", "agent", 2),
+    ("test_drive", "bot", 6),
+    ("workshop_appointment", "bot", 8),
+    ("tradein_valuation", "bot", 3),
+    ("whatsapp_reminder", "bot", 40),
+    ("crm_lead", "bot", 20),
+    ("mql_to_sql", "bot", 2),
+    ("whatsapp_concierge", "bot", 12),
+    ("whatsapp_standard_reply", "bot", 10),
+    ("contact_engaged", "team", 45),
+]
+
+
+@dataclass(frozen=True)
+class DemoDealer:
+    code: str
+    legal_name: str
+    address: str
+    postal_code: str
+    city: str
+    country: str
+    language: str
+    vat_number: str
+    siren: str
+    emails: str
+    plan: str
+    monthly_points: int  # what the dealer uses in a typical month
+    login: tuple[str, str] | None = None
+    enterprise_terms: tuple[Decimal, int, Decimal] | None = None
+    previous_plan: str | None = None  # plan before a change two months ago
+
+
+DEALERS = [
+    DemoDealer(
+        "garage-dupont",
+        "Garage Dupont SARL",
+        "4 avenue de la Gare",
+        "21000",
+        "Dijon",
+        "FR",
+        "fr",
+        "FR83404833048",
+        "404833048",
+        "compta@garage-dupont.example",
+        "BASE",
+        150,
+        login=("dupont", "dealer-dupont"),
+    ),
+    DemoDealer(
+        "auto-bretagne",
+        "Auto Bretagne SAS",
+        "18 rue de Brest",
+        "29000",
+        "Quimper",
+        "FR",
+        "fr",
+        "",
+        "",
+        "factures@auto-bretagne.example",
+        "BASE",
+        330,
+    ),
+    DemoDealer(
+        "lyon-automobiles",
+        "Lyon Automobiles SA",
+        "120 cours Gambetta",
+        "69007",
+        "Lyon",
+        "FR",
+        "fr",
+        "FR62542065479",
+        "542065479",
+        "comptabilite@lyon-auto.example, direction@lyon-auto.example",
+        "GROW",
+        3300,
+        login=("lyon", "dealer-lyon"),
+        previous_plan="BASE",
+    ),
+    DemoDealer(
+        "sud-motors",
+        "Sud Motors SAS",
+        "7 boulevard du Prado",
+        "13008",
+        "Marseille",
+        "FR",
+        "fr",
+        "",
+        "",
+        "admin@sud-motors.example",
+        "GROW",
+        2400,
+    ),
+    DemoDealer(
+        "paris-premium",
+        "Paris Premium Cars SAS",
+        "55 avenue de la Grande Armée",
+        "75016",
+        "Paris",
+        "FR",
+        "fr",
+        "",
+        "",
+        "billing@paris-premium.example",
+        "SCALE",
+        12800,
+    ),
+    DemoDealer(
+        "dublin-motors",
+        "Dublin Motors Ltd",
+        "3 Naas Road",
+        "D12",
+        "Dublin",
+        "IE",
+        "en",
+        "IE6388047V",
+        "",
+        "accounts@dublin-motors.example",
+        "GROW",
+        2900,
+    ),
+    DemoDealer(
+        "bavaria-cars",
+        "Bavaria Cars GmbH",
+        "Leopoldstraße 200",
+        "80804",
+        "München",
+        "DE",
+        "en",
+        "DE129273398",
+        "",
+        "rechnungen@bavaria-cars.example",
+        "ENTERPRISE",
+        26000,
+        enterprise_terms=(Decimal("2500.00"), 25000, Decimal("0.1150")),
+    ),
+]
+
+
+def _month_events(dealer: DemoDealer, month: Month, tz) -> list[dict]:
+    """A dealer's whole month of chats, the same every time it is asked for."""
+    rng = random.Random(f"{dealer.code}:{month}")  # noqa: S311 (demo data, not security)
+    target = int(dealer.monthly_points * rng.uniform(0.85, 1.15))
+    start, end = month.bounds(tz)
+    seconds = int((end - start).total_seconds())
+    combos = [(tariff, actor) for tariff, actor, _ in MIX]
+    weights = [weight for _, _, weight in MIX]
+    costs = {"agent": 60, "bot": 12, "team": 2}
+    contacts_pool = max(20, dealer.monthly_points // 25)
+    events, estimated = [], 0
+    while estimated < target:
+        tariff, actor = rng.choices(combos, weights)[0]
+        estimated += costs[actor] if tariff != "whatsapp_reminder" else 1
+        # Business hours in the billing time zone, more on weekdays.
+        moment = start + timedelta(seconds=rng.randrange(seconds))
+        moment = moment.replace(hour=rng.randint(8, 19), minute=rng.randint(0, 59))
+        events.append(
+            {
+                "external_id": f"demo-{dealer.code}-{month}-{len(events):05d}",
+                "tariff": tariff,
+                "actor": actor,
+                "occurred_at": moment,
+                "contact": f"contact-{rng.randrange(contacts_pool):04d}"
+                if actor == "team"
+                else f"visitor-{rng.randrange(10**6):06d}",
+            }
+        )
+    return events
+
+
+@transaction.atomic
+def load_demo(*, now: datetime | None = None, stdout=None) -> dict:
+    now = now or timezone.now()
+    tz = billing_tz()
+    this_month = current_month(now)
+    first = this_month
+    for _ in range(MONTHS_OF_HISTORY):
+        first = first.previous()
+    plans = {plan.code: plan for plan in Plan.objects.all()}
+    User = get_user_model()
+
+    staff, created = User.objects.get_or_create(
+        username=STAFF_LOGIN[0],
+        defaults={"is_staff": True, "is_superuser": True, "email": "staff@chatpoints.example"},
+    )
+    if created:
+        staff.set_password(STAFF_LOGIN[1])
+        staff.save()
+
+    book = TariffBook()
+    tariffs = {tariff.code: tariff for tariff in Tariff.objects.all()}
+    stored = 0
+    for dealer in DEALERS:
+        customer, _ = Customer.objects.get_or_create(
+            code=dealer.code,
+            defaults={
+                "legal_name": dealer.legal_name,
+                "address": dealer.address,
+                "postal_code": dealer.postal_code,
+                "city": dealer.city,
+                "country": dealer.country,
+                "language": dealer.language,
+                "vat_number": dealer.vat_number,
+                "siren": dealer.siren,
+                "billing_emails": dealer.emails,
+            },
+        )
+        if not customer.subscriptions.exists():
+            _subscribe(customer, dealer, plans, first, this_month)
+        if dealer.login:
+            user, created = User.objects.get_or_create(
+                username=dealer.login[0], defaults={"email": dealer.emails.split(",")[0]}
+            )
+            if created:
+                user.set_password(dealer.login[1])
+                user.save()
+            CustomerAccess.objects.get_or_create(user=user, customer=customer)
+        rows = []
+        month = first
+        while month <= this_month:
+            for event in _month_events(dealer, month, tz):
+                if event["occurred_at"] > now:
+                    continue
+                priced = book.price(
+                    event["tariff"], event["actor"], event["occurred_at"].astimezone(tz).date()
+                )
+                rows.append(
+                    ChatEvent(
+                        source=SOURCE,
+                        external_id=event["external_id"],
+                        customer=customer,
+                        tariff=tariffs[event["tariff"]],
+                        actor=event["actor"],
+                        contact=event["contact"],
+                        occurred_at=event["occurred_at"],
+                        points=priced.points,
+                        received_at=event["occurred_at"],
+                    )
+                )
+            month = month.next()
+        before = ChatEvent.objects.filter(source=SOURCE, customer=customer).count()
+        ChatEvent.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+        stored += ChatEvent.objects.filter(source=SOURCE, customer=customer).count() - before
+
+    reminder = tariffs["whatsapp_reminder"]
+    if not TariffRate.objects.filter(tariff=reminder).exclude(changed_by=None).exists():
+        # A change scheduled for next month, so the tariff history has something to show.
+        tariff_change(
+            tariff=reminder,
+            points_agent=None,
+            points_bot=2,
+            points_team=None,
+            effective_from=this_month.next().first_day,
+            user=staff,
+            today=now.astimezone(tz).date(),
+        )
+    return {
+        "customers": len(DEALERS),
+        "new_events": stored,
+        "staff": STAFF_LOGIN,
+        "dealers": [(d.login, d.code) for d in DEALERS if d.login],
+    }
+
+
+def _subscribe(customer, dealer: DemoDealer, plans, first: Month, this_month: Month):
+    terms = {}
+    if dealer.enterprise_terms:
+        fee, points, price = dealer.enterprise_terms
+        terms = {
+            "custom_monthly_fee": fee,
+            "custom_included_points": points,
+            "custom_price_per_extra_point": price,
+        }
+    start = first
+    if dealer.previous_plan:
+        change = this_month.previous().previous()
+        Subscription.objects.create(
+            customer=customer,
+            plan=plans[dealer.previous_plan],
+            first_month=first.first_day,
+            last_month=change.previous().first_day,
+        )
+        start = change
+    Subscription.objects.create(
+        customer=customer, plan=plans[dealer.plan], first_month=start.first_day, **terms
+    )
