@@ -241,23 +241,8 @@ class Subscription(models.Model):
                 ) % {"plan": self.plan.code}
         if errors:
             raise ValidationError(errors)
-        if self.customer_id is not None and self.first_month:
-            overlapping = self.overlapping().first()
-            if overlapping is not None:
-                raise ValidationError(
-                    _(
-                        "%(customer)s already has a subscription in force over these months "
-                        "(%(other)s): end it first."
-                    )
-                    % {"customer": self.customer.code, "other": overlapping}
-                )
-
-    def overlapping(self):
-        others = Subscription.objects.filter(customer_id=self.customer_id).exclude(pk=self.pk)
-        others = others.filter(Q(last_month__isnull=True) | Q(last_month__gte=self.first_month))
-        if self.last_month is not None:
-            others = others.filter(first_month__lte=self.last_month)
-        return others
+        # Overlap with the customer's other subscriptions is checked over the whole set being
+        # saved (the admin's inline formset) and held by the database (migration 0003).
 
 
 class Tariff(models.Model):

@@ -1,0 +1,50 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.utils import translation
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # Tests render templates without running collectstatic first.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` need row locks and real concurrency: skipped on SQLite."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Code called directly (services, commands) speaks English in tests unless a test switches;
+    requests choose their language as in production (French by default)."""
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def paris():
+    def at(*args) -> datetime:
+        return datetime(*args, tzinfo=PARIS)
+
+    return at
+
+
+@pytest.fixture
+def db_vendor(db):
+    return connection.vendor

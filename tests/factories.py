@@ -1,0 +1,80 @@
+import datetime
+import itertools
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+
+from billing.ingest import chat_event_record
+from billing.models import Plan, Subscription
+from customers.models import Customer
+
+_event_ids = itertools.count(1)
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"dealer-{n:04d}")
+    legal_name = factory.Sequence(lambda n: f"Garage {n} SARL")
+    address = "1 rue de la Paix"
+    postal_code = "75002"
+    city = "Paris"
+    country = "FR"
+    billing_emails = factory.LazyAttribute(lambda o: f"compta@{o.code}.example")
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subscription
+
+    customer = factory.SubFactory(CustomerFactory)
+    plan = factory.LazyFunction(lambda: Plan.objects.get(code="GROW"))
+    first_month = datetime.date(2026, 1, 1)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+
+    @factory.post_generation
+    def password(user, create, extracted, **kwargs):
+        user.set_password(extracted or "a-good-password-1")
+        if create:
+            user.save()
+
+
+def subscribe(customer, plan_code="GROW", first_month=datetime.date(2026, 1, 1), **terms):
+    return SubscriptionFactory(
+        customer=customer,
+        plan=Plan.objects.get(code=plan_code),
+        first_month=first_month,
+        **terms,
+    )
+
+
+def enterprise_terms(fee="2500.00", points=20000, price="0.1234"):
+    return {
+        "custom_monthly_fee": Decimal(fee),
+        "custom_included_points": points,
+        "custom_price_per_extra_point": Decimal(price),
+    }
+
+
+def record(customer, tariff, actor, occurred_at, contact="", source="tests", external_id=None):
+    """Store one chat through the real ingestion path (priced at the tariff of its day)."""
+    return chat_event_record(
+        source=source,
+        external_id=external_id or f"evt-{next(_event_ids)}",
+        customer=customer,
+        tariff_code=tariff,
+        actor=actor,
+        occurred_at=occurred_at,
+        contact=contact,
+    )
