@@ -4,7 +4,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
@@ -124,7 +124,7 @@ class Subscription(models.Model):
         _("first month"), help_text=_("The first day of the first month billed on this plan.")
     )
     last_month = models.DateField(
-        _("last month"),
+        pgettext_lazy("subscription", "last month"),
         null=True,
         blank=True,
         help_text=_(

@@ -56,12 +56,12 @@ class CustomerAdmin(admin.ModelAdmin):
     def plan_in_force(self, customer):
         return customer.plan_code or "—"
 
-    @admin.display(description=_("this month so far"))
+    @admin.display(description=_("statement of this month so far"))
     def current_month_statement(self, customer):
         month = current_month()
         return format_html("<h4>{}</h4>{}", month, render_statement(customer, month))
 
-    @admin.display(description=_("last month"))
+    @admin.display(description=_("statement of last month"))
     def last_month_statement(self, customer):
         month = current_month().previous()
         return format_html("<h4>{}</h4>{}", month, render_statement(customer, month))

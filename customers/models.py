@@ -95,7 +95,9 @@ class Customer(models.Model):
         help_text=_("The customer's code in the chat platform and in chat events."),
     )
     legal_name = models.CharField(_("legal name"), max_length=200)
-    address = models.TextField(_("street address"), help_text=_("Street and number, one per line."))
+    address = models.TextField(
+        _("street address"), help_text=_("Street and number; several lines if needed.")
+    )
     postal_code = models.CharField(_("postal code"), max_length=16)
     city = models.CharField(_("city"), max_length=100)
     country = models.CharField(_("country"), max_length=2, choices=COUNTRIES, default="FR")
