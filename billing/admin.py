@@ -212,7 +212,6 @@ class TariffAdmin(admin.ModelAdmin):
         "code",
         "category",
         "description",
-        "unit",
         "points_agent",
         "points_bot",
         "points_team",
@@ -345,12 +344,11 @@ class ChatEventAddForm(forms.ModelForm):
 class ChatEventAdmin(admin.ModelAdmin):
     list_display = (
         "occurred_at",
-        "customer",
+        "customer_code",
         "tariff",
         "actor",
         "contact",
         "points",
-        "source",
         "external_id",
     )
     list_filter = (BillingMonthFilter, "actor", "tariff", "customer")
@@ -360,6 +358,10 @@ class ChatEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     readonly_fields = ("points", "received_at")
+
+    @admin.display(description=_("customer"), ordering="customer__code")
+    def customer_code(self, event):
+        return event.customer.code
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

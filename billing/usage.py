@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from customers.models import Customer
 
 from .errors import NoPlanInForce
-from .models import Category, ChatEvent, Subscription, Unit
+from .models import Category, ChatEvent, Subscription, Tariff, Unit
 from .months import Month, billing_tz
 from .pricing import Statement, Usage, UsageLine, price_month
 
@@ -31,36 +31,44 @@ def events_in_month(*, customer: Customer, month: Month):
 
 
 def month_usage(*, customer: Customer, month: Month) -> Usage:
-    """A month's usage per tariff and actor, in one aggregate query.
+    """A month's usage per tariff and actor: one aggregate query over the month's events (plus
+    the small tariff table, read first).
 
+    The aggregate groups by (tariff_id, actor) and joins nothing: PostgreSQL sorts the month's
+    rows for COUNT(DISTINCT), and short keys sort fastest (bench/statement.py).
     A tariff charged per engaged contact costs its points once per distinct contact in the month
     (rule 2). Such a tariff only changes points on the first day of a month, so every event of
     the month carries the same points and MAX(points) is the price of one contact.
     """
+    tariffs = {row["id"]: row for row in Tariff.objects.values("id", "code", "category", "unit")}
+    per_contact = [pk for pk, row in tariffs.items() if row["unit"] == Unit.CONTACT_MONTH]
     rows = (
         events_in_month(customer=customer, month=month)
-        .values("tariff__code", "tariff__category", "tariff__unit", "actor")
+        .values("tariff_id", "actor")
         .annotate(
             chats=Count("id"),
             unit_points=Max("points"),
             chat_points=Sum("points"),
-            contacts=Count("contact", distinct=True, filter=Q(tariff__unit=Unit.CONTACT_MONTH)),
+            contacts=Count("contact", distinct=True, filter=Q(tariff_id__in=per_contact)),
         )
         .order_by()
     )
     lines = []
     engaged = 0
     for row in rows:
-        per_contact = row["tariff__unit"] == Unit.CONTACT_MONTH
-        if per_contact:
+        tariff = tariffs[row["tariff_id"]]
+        is_per_contact = tariff["unit"] == Unit.CONTACT_MONTH
+        if is_per_contact:
             engaged += row["contacts"]
         lines.append(
             UsageLine(
-                tariff=row["tariff__code"],
-                category=row["tariff__category"],
+                tariff=tariff["code"],
+                category=tariff["category"],
                 actor=row["actor"],
                 chats=row["chats"],
-                points=row["contacts"] * row["unit_points"] if per_contact else row["chat_points"],
+                points=row["contacts"] * row["unit_points"]
+                if is_per_contact
+                else row["chat_points"],
                 contacts=row["contacts"],
             )
         )
@@ -69,7 +77,7 @@ def month_usage(*, customer: Customer, month: Month) -> Usage:
 
 
 def month_statement(*, customer: Customer, month: Month) -> Statement:
-    """The month's statement: the plan in force, the usage, priced. Two queries."""
+    """The month's statement: the plan in force, the usage, priced. Three small queries."""
     subscription = subscription_in_force(customer=customer, month=month)
     if subscription is None:
         raise NoPlanInForce(

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.db.models import OuterRef, Q, Subquery
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -56,12 +57,17 @@ class CustomerAdmin(admin.ModelAdmin):
     def plan_in_force(self, customer):
         return customer.plan_code or "—"
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # a customer's chats and statements are kept for ever
+
     @admin.display(description=_("statement of this month so far"))
     def current_month_statement(self, customer):
-        month = current_month()
-        return format_html("<h4>{}</h4>{}", month, render_statement(customer, month))
+        return self._statement(customer, current_month())
 
     @admin.display(description=_("statement of last month"))
     def last_month_statement(self, customer):
-        month = current_month().previous()
-        return format_html("<h4>{}</h4>{}", month, render_statement(customer, month))
+        return self._statement(customer, current_month().previous())
+
+    def _statement(self, customer, month):
+        title = date_format(month.first_day, "F Y")
+        return format_html("<h4>{}</h4>{}", title, render_statement(customer, month))

@@ -1,0 +1,497 @@
+"""Benchmark: one customer's month statement (usage selector + pricing) against the bare SQL floor.
+
+Run by hand, on PostgreSQL (not part of the test suite):
+
+    .venv/bin/python bench/statement.py [--repeat 30] [--warmup 5] [--explain] [--rebuild]
+
+It uses its own database, BENCH_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/chatpoints_bench), created and migrated if missing. The first
+run generates 2,000,000 chat events over 200 customers and 12 months, 100,000 of them for the
+target customer in the target month, loaded with COPY; later runs reuse them (--rebuild drops the
+database and starts again).
+
+It then times `billing.usage.month_statement()` (plan in force + one GROUP BY aggregate + pricing)
+and the same aggregate written by hand and fetched with a plain psycopg cursor (the floor), checks
+that both give the same numbers, and prints the medians, p95s and their ratio (target <= 1.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_bench"
+
+DATASET = "chatpoints bench dataset v1"  # stored as the table comment once a load is complete
+SEED = 20261001
+SOURCE = "bench"
+TOTAL_EVENTS = 2_000_000
+TARGET_EVENTS = 100_000  # the target customer in the target month
+TARGET_OTHER_MONTH_EVENTS = 10_000  # the target customer in each of its other months
+CUSTOMERS = 200
+TARGET_CODE = "bench-000"
+TARGET_PLAN = "GROW"
+TARGET_YEAR, TARGET_MONTH = 2026, 10
+MONTHS = 12  # the target month and the 11 before it
+TEAM_CHATS_PER_CONTACT = 3  # on average: an engaged contact has several chats in a month
+TARGET_RATIO = 1.5
+
+# (tariff, actor, weight): a dealer's usual mix; only tariffs offered to that actor.
+MIX = [
+    ("test_drive", "agent", 10),
+    ("video_call", "agent", 3),
+    ("showroom_visit", "agent", 6),
+    ("quote_request", "agent", 6),
+    ("info_request", "agent", 8),
+    ("tradein_valuation", "agent", 4),
+    ("workshop_appointment", "agent", 6),
+    ("support_info", "agent", 4),
+    ("intervention_request", "agent", 2),
+    ("test_drive", "bot", 6),
+    ("workshop_appointment", "bot", 8),
+    ("tradein_valuation", "bot", 3),
+    ("whatsapp_reminder", "bot", 40),
+    ("crm_lead", "bot", 20),
+    ("mql_to_sql", "bot", 2),
+    ("whatsapp_concierge", "bot", 12),
+    ("whatsapp_standard_reply", "bot", 10),
+    ("contact_engaged", "team", 45),
+]
+
+# The hand-written twin of the ORM query of billing.usage.month_usage (same joins, same
+# aggregates, same grouping): what the database alone costs.
+FLOOR_SQL = """
+SELECT e.tariff_id, e.actor,
+       count(e.id),
+       max(e.points),
+       sum(e.points),
+       count(DISTINCT e.contact) FILTER (WHERE e.tariff_id = ANY(%s))
+FROM billing_chatevent e
+WHERE e.customer_id = %s AND e.occurred_at >= %s AND e.occurred_at < %s
+GROUP BY e.tariff_id, e.actor
+"""
+
+
+# What slows a bulk load down: the indexes that back no constraint, and the foreign keys (checked
+# row by row at commit). Both are dropped for the load and made again from their own definitions.
+SECONDARY_INDEXES = """
+SELECT format('DROP INDEX %I.%I', i.schemaname, i.indexname), i.indexdef
+FROM pg_indexes i
+WHERE i.schemaname = current_schema() AND i.tablename = 'billing_chatevent'
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_constraint c
+      WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass
+  )
+"""
+FOREIGN_KEYS = """
+SELECT format('ALTER TABLE billing_chatevent DROP CONSTRAINT %I', conname),
+       format('ALTER TABLE billing_chatevent ADD CONSTRAINT %I ', conname)
+       || pg_get_constraintdef(oid)
+FROM pg_constraint
+WHERE conrelid = 'billing_chatevent'::regclass AND contype = 'f'
+"""
+
+
+# --- the database, before Django -----------------------------------------------------------------
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def admin_url(url: str) -> str:
+    """The same server, database `postgres`: where CREATE/DROP DATABASE run."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/postgres"))
+
+
+def prepare_database(url: str, rebuild: bool) -> bool:
+    """Create (or drop and create) the bench database; True when the dataset must be generated."""
+    name = database_name(url)
+    if "bench" not in name:
+        sys.exit(f"refusing to use database {name!r}: its name must contain 'bench'")
+    with psycopg.connect(admin_url(url), autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and not rebuild and dataset_complete(url):
+            return False
+        if exists:
+            why = "--rebuild" if rebuild else "dataset missing or incomplete"
+            print(f"dropping database {name} ({why})")
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        print(f"creating database {name}")
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return True
+
+
+def dataset_complete(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        comment = conn.execute(
+            "SELECT obj_description(to_regclass('billing_chatevent'), 'pg_class')"
+        ).fetchone()[0]
+    return comment == DATASET
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Production-like: DEBUG off (no query logging in the cursor), so a key is needed.
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+# --- the dataset ----------------------------------------------------------------------------------
+
+
+def bench_months():
+    from billing.months import Month
+
+    months = [Month(TARGET_YEAR, TARGET_MONTH)]
+    while len(months) < MONTHS:
+        months.insert(0, months[0].previous())
+    return months
+
+
+def create_customers():
+    """200 dealers, one subscription each from the first bench month; the target on GROW."""
+    from billing.models import Plan, Subscription
+    from customers.models import Customer
+
+    first_day = bench_months()[0].first_day
+    plans = {plan.code: plan for plan in Plan.objects.all()}
+    cycle = ["BASE", "GROW", "GROW", "SCALE", "BASE", "GROW", "SCALE", "GROW", "BASE", "ENTERPRISE"]
+    customers = Customer.objects.bulk_create(
+        Customer(
+            code=f"bench-{index:03d}",
+            legal_name=f"Bench Dealer {index:03d} SAS",
+            address=f"{index + 1} rue du Banc d'Essai",
+            postal_code="69003",
+            city="Lyon",
+            billing_emails=f"compta+{index:03d}@bench.example",
+        )
+        for index in range(CUSTOMERS)
+    )
+    subscriptions = []
+    for index, customer in enumerate(customers):
+        code = TARGET_PLAN if customer.code == TARGET_CODE else cycle[index % len(cycle)]
+        custom = {}
+        if plans[code].is_custom:
+            custom = {
+                "custom_monthly_fee": Decimal("2400.00"),
+                "custom_included_points": 30_000,
+                "custom_price_per_extra_point": Decimal("0.1150"),
+            }
+        subscriptions.append(
+            Subscription(customer=customer, plan=plans[code], first_month=first_day, **custom)
+        )
+    Subscription.objects.bulk_create(subscriptions)
+    return customers
+
+
+def event_counts(customers, months, rng):
+    """{(month index, customer id): events}, summing to TOTAL_EVENTS exactly."""
+    target = next(c for c in customers if c.code == TARGET_CODE)
+    others = [c for c in customers if c is not target]
+    counts = {(len(months) - 1, target.id): TARGET_EVENTS}
+    for m in range(len(months) - 1):
+        counts[m, target.id] = TARGET_OTHER_MONTH_EVENTS
+    rest = TOTAL_EVENTS - sum(counts.values())
+    size = {c.id: rng.lognormvariate(0, 0.8) for c in others}  # a few big dealers, many small
+    slots = [(m, c.id) for m in range(len(months)) for c in others]
+    weights = [size[c] * rng.uniform(0.7, 1.3) for _, c in slots]
+    total = sum(weights)
+    shares = [rest * w / total for w in weights]
+    floors = [int(s) for s in shares]
+    short = rest - sum(floors)
+    by_remainder = sorted(range(len(slots)), key=lambda i: shares[i] - floors[i], reverse=True)
+    for i in by_remainder[:short]:
+        floors[i] += 1
+    counts.update(zip(slots, floors, strict=True))
+    assert sum(counts.values()) == TOTAL_EVENTS
+    return counts
+
+
+def generate(conn) -> float:
+    """Customers, subscriptions and TOTAL_EVENTS chat events (COPY), then VACUUM ANALYZE."""
+    from django.db import transaction
+
+    from billing.models import Tariff
+    from billing.months import billing_tz
+
+    started = time.perf_counter()
+    rng = random.Random(SEED)
+    tz = billing_tz()
+    tariffs = {t.code: t for t in Tariff.objects.all()}
+    kinds, weights = [], []
+    for code, actor, weight in MIX:
+        points = getattr(tariffs[code], f"points_{actor}")
+        assert points is not None, f"{code} is not offered to {actor}"
+        kinds.append((tariffs[code].id, actor, points, tariffs[code].unit == "contact_month"))
+        weights.append(weight)
+
+    with transaction.atomic():
+        customers = create_customers()
+    with conn.cursor() as cursor:
+        cursor.execute(SECONDARY_INDEXES)
+        recreate = cursor.fetchall()
+        cursor.execute(FOREIGN_KEYS)
+        recreate += cursor.fetchall()
+        for drop, _create in recreate:
+            cursor.execute(drop)
+    months = bench_months()
+    counts = event_counts(customers, months, rng)
+    sequence = 0
+    columns = (
+        "source, external_id, customer_id, tariff_id, actor, contact, occurred_at, points, "
+        "metadata, received_at"
+    )
+    for m, month in enumerate(months):
+        start, end = (moment.timestamp() for moment in month.bounds(tz))
+        span = end - start
+        rows = []
+        for customer in customers:
+            n = counts.get((m, customer.id), 0)
+            if not n:
+                continue
+            team_pool = max(1, round(n * 0.23 / TEAM_CHATS_PER_CONTACT))
+            for tariff_id, actor, points, per_contact in rng.choices(kinds, weights, k=n):
+                if per_contact:  # the dealer's staff: the same contacts again and again
+                    contact = f"+33 6 {customer.id:03d} {rng.randrange(team_pool):05d}"
+                else:  # a visitor of the website or WhatsApp: mostly new ones
+                    contact = f"v-{customer.id}-{rng.randrange(n * 4)}"
+                rows.append(
+                    (start + rng.random() * span, customer.id, tariff_id, actor, contact, points)
+                )
+        rows.sort()  # stored in arrival order, customers interleaved, as in production
+        copy_sql = f"COPY billing_chatevent ({columns}) FROM STDIN"
+        with (
+            transaction.atomic(),
+            conn.connection.cursor() as cursor,
+            cursor.copy(copy_sql) as copy,
+        ):
+            for ts, customer_id, tariff_id, actor, contact, points in rows:
+                sequence += 1
+                occurred = datetime.fromtimestamp(ts, UTC)
+                received = occurred + timedelta(seconds=5 + sequence % 120)
+                copy.write_row(
+                    (
+                        SOURCE,
+                        f"evt-{sequence:08d}",
+                        customer_id,
+                        tariff_id,
+                        actor,
+                        contact,
+                        occurred,
+                        points,
+                        "{}",
+                        received,
+                    )
+                )
+        print(f"  {month}: {len(rows):>9,} events loaded ({time.perf_counter() - started:.1f} s)")
+    with conn.cursor() as cursor:
+        for _drop, create in recreate:
+            cursor.execute(create)
+        cursor.execute("VACUUM (ANALYZE) billing_chatevent")
+        cursor.execute("ANALYZE")
+        cursor.execute(f"COMMENT ON TABLE billing_chatevent IS '{DATASET}'")
+    return time.perf_counter() - started
+
+
+# --- the measurement ------------------------------------------------------------------------------
+
+
+def per_contact_tariffs():
+    """{tariff id: code} and the ids of the tariffs charged per contact: read once, untimed."""
+    from billing.models import Tariff
+
+    codes = dict(Tariff.objects.values_list("id", "code"))
+    per_contact = list(Tariff.objects.filter(unit="contact_month").values_list("id", flat=True))
+    return codes, per_contact
+
+
+def floor_rows(raw_cursor, customer_id, start, end, per_contact):
+    raw_cursor.execute(FLOOR_SQL, [per_contact, customer_id, start, end])
+    return raw_cursor.fetchall()
+
+
+def floor_totals(rows, codes, per_contact):
+    """{(tariff, actor): (chats, points, contacts)} from the bare rows, priced as rule 2 says."""
+    totals = {}
+    for tariff_id, actor, chats, unit_points, chat_points, contacts in rows:
+        code = codes[tariff_id]
+        points = contacts * unit_points if tariff_id in per_contact else chat_points
+        totals[code, actor] = (chats, points, contacts)
+    return totals
+
+
+def statement_totals(statement):
+    return {
+        (line.tariff, line.actor): (line.chats, line.points, line.contacts)
+        for line in statement.lines
+    }
+
+
+def percentile(samples, fraction):
+    """Nearest-rank percentile."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def explain(conn, customer, month, start, end, per_contact):
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.usage import month_usage
+
+    with CaptureQueriesContext(conn) as captured:
+        month_usage(customer=customer, month=month)
+    orm_sql = captured.captured_queries[-1]["sql"]
+    print("\n--- SQL emitted by month_usage() ---")
+    print(orm_sql)
+    with conn.cursor() as cursor:
+        for title, query, params in (
+            ("month_usage() (ORM)", orm_sql, None),
+            ("bare SQL aggregate (floor)", FLOOR_SQL, [per_contact, customer.id, start, end]),
+        ):
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {query}", params)
+            print(f"\n--- EXPLAIN ANALYZE: {title} ---")
+            print("\n".join(row[0] for row in cursor.fetchall()))
+
+
+def measure(repeat: int, warmup: int, show_plans: bool) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.months import Month, billing_tz
+    from billing.usage import month_statement
+    from customers.models import Customer
+
+    month = Month(TARGET_YEAR, TARGET_MONTH)
+    start, end = month.bounds(billing_tz())
+    customer = Customer.objects.get(code=TARGET_CODE)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM billing_chatevent")
+        total = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT count(*) FROM billing_chatevent "
+            "WHERE customer_id = %s AND occurred_at >= %s AND occurred_at < %s",
+            [customer.id, start, end],
+        )
+        in_month = cursor.fetchone()[0]
+
+    connection.ensure_connection()
+    raw = connection.connection.cursor()  # a plain psycopg cursor: no Django in the way
+
+    # Honest comparison: both sides compute the same numbers.
+    with CaptureQueriesContext(connection) as captured:
+        statement = month_statement(customer=customer, month=month)
+    queries = len(captured.captured_queries)  # 3: the plan in force, the tariffs, the aggregate
+    codes, per_contact = per_contact_tariffs()
+    expected = floor_totals(
+        floor_rows(raw, customer.id, start, end, per_contact), codes, per_contact
+    )
+    got = statement_totals(statement)
+    assert got == expected, (got, expected)
+    assert statement.usage.chats == in_month == TARGET_EVENTS, (statement.usage.chats, in_month)
+    assert statement.points_used == sum(points for _, points, _ in expected.values())
+
+    def time_selector():
+        began = time.perf_counter()
+        month_statement(customer=customer, month=month)
+        return time.perf_counter() - began
+
+    def time_floor():
+        began = time.perf_counter()
+        floor_rows(raw, customer.id, start, end, per_contact)
+        return time.perf_counter() - began
+
+    for _ in range(warmup):
+        time_selector()
+        time_floor()
+    selector, floor = [], []
+    for i in range(repeat):  # interleaved, alternating which goes first, so drift hits both
+        if i % 2:
+            floor.append(time_floor())
+            selector.append(time_selector())
+        else:
+            selector.append(time_selector())
+            floor.append(time_floor())
+    raw.close()
+
+    ms = 1000
+    ratio = statistics.median(selector) / statistics.median(floor)
+    print(f"PostgreSQL {version}; Django DEBUG={'on' if _debug() else 'off'}")
+    print(
+        f"dataset: {total:,} events in total; {in_month:,} for {customer.code} in {month} "
+        f"({len(statement.lines)} tariff/actor lines, {statement.engaged_contacts:,} engaged "
+        f"contacts, {statement.points_used:,} points, net € {statement.net_total})"
+    )
+    print(f"runs: {warmup} warm-up, {repeat} measured per side (interleaved)")
+    print(
+        f"selector+pricing    median {statistics.median(selector) * ms:7.1f} ms  "
+        f"p95 {percentile(selector, 0.95) * ms:7.1f} ms  ({queries} queries + pricing)"
+    )
+    print(
+        f"bare SQL aggregate  median {statistics.median(floor) * ms:7.1f} ms  "
+        f"p95 {percentile(floor, 0.95) * ms:7.1f} ms  (1 query, plain psycopg cursor)"
+    )
+    verdict = "OK" if ratio <= TARGET_RATIO else "ABOVE TARGET"
+    print(f"ratio {ratio:.2f} (target <= {TARGET_RATIO}) {verdict}")
+
+    if show_plans or ratio > TARGET_RATIO:
+        explain(connection, customer, month, start, end, per_contact)
+
+
+def _debug() -> bool:
+    from django.conf import settings
+
+    return settings.DEBUG
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30, help="measured runs per side (30)")
+    parser.add_argument("--warmup", type=int, default=5, help="warm-up runs per side (5)")
+    parser.add_argument("--rebuild", action="store_true", help="drop and regenerate the data")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of both")
+    args = parser.parse_args()
+    if args.repeat < 1 or args.warmup < 0:
+        parser.error("--repeat must be >= 1 and --warmup >= 0")
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    must_generate = prepare_database(url, args.rebuild)
+    setup_django(url)
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0, interactive=False)
+    if must_generate:
+        print(f"generating {TOTAL_EVENTS:,} events into {database_name(url)} ...")
+        seconds = generate(connection)
+        print(f"data generated in {seconds:.1f} s")
+    else:
+        print(f"reusing the dataset in {database_name(url)} (--rebuild to regenerate)")
+    measure(args.repeat, args.warmup, args.explain)
+
+
+if __name__ == "__main__":
+    main()
