@@ -8,10 +8,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .errors import BillingError
-from .ingest import InvalidChatEvent, chat_event_record
+from .ingest import InvalidChatEvent, chat_event_price, chat_event_record
 from .models import Actor, ChatEvent, Plan, Subscription, Tariff, TariffRate
 from .months import Month, billing_tz, current_month
-from .tariffs import TariffBook, check_tariff_change, tariff_change, tariff_create
+from .tariffs import check_tariff_change, tariff_change, tariff_create
 from .usage import month_statement
 
 POINT_FIELDS = ("points_agent", "points_bot", "points_team")
@@ -179,7 +179,7 @@ class TariffRateInline(admin.TabularInline):
         return (
             super()
             .get_queryset(request)
-            .select_related("changed_by")
+            .select_related("changed_by", "tariff")
             .annotate(version=version, **previous)
         )
 
@@ -334,9 +334,14 @@ class ChatEventAddForm(forms.ModelForm):
         tariff, actor, occurred_at = (cleaned.get(k) for k in ("tariff", "actor", "occurred_at"))
         if tariff and actor and occurred_at:
             try:
-                TariffBook().price(tariff.code, actor, occurred_at.astimezone(billing_tz()).date())
-            except BillingError as error:
-                self.add_error("tariff", str(error))
+                chat_event_price(
+                    tariff_code=tariff.code,
+                    actor=actor,
+                    occurred_at=occurred_at,
+                    contact=cleaned.get("contact", ""),
+                )
+            except InvalidChatEvent as error:
+                self.add_error(error.field, error.message)
         return cleaned
 
 
@@ -368,10 +373,8 @@ class ChatEventAdmin(admin.ModelAdmin):
             kwargs["form"] = ChatEventAddForm
         return super().get_form(request, obj, **kwargs)
 
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None:  # a received chat is a fact: it is never edited
-            return [f.name for f in ChatEvent._meta.fields]
-        return self.readonly_fields
+    def has_change_permission(self, request, obj=None):
+        return False  # a received chat is a fact: staff view it, never edit it
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -389,7 +392,7 @@ class ChatEventAdmin(admin.ModelAdmin):
                 occurred_at=data["occurred_at"],
                 metadata=data.get("metadata"),
             )
-        except InvalidChatEvent as error:  # re-checked by the service, already by the form
+        except InvalidChatEvent as error:  # checked by the form already: a race at most
             raise ValidationError({error.field: error.message}) from None
         obj.pk = saved.pk
         obj.points = saved.points

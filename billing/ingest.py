@@ -13,7 +13,7 @@ from customers.models import Customer
 from .errors import BillingError
 from .models import ChatEvent, Unit
 from .months import billing_tz
-from .tariffs import TariffBook
+from .tariffs import PricedTariff, TariffBook
 
 
 class InvalidChatEvent(BillingError):
@@ -23,19 +23,18 @@ class InvalidChatEvent(BillingError):
         self.message = message
 
 
-def chat_event_record(
+def chat_event_price(
     *,
-    source: str,
-    external_id: str,
-    customer: Customer,
     tariff_code: str,
     actor: str,
     occurred_at: datetime,
     contact: str = "",
-    metadata: dict | None = None,
     book: TariffBook | None = None,
-) -> ChatEvent:
-    """Store one completed chat, priced with the tariff version in force on its day."""
+) -> PricedTariff:
+    """Check one chat and price it with the tariff version in force on its billing day.
+
+    Raises InvalidChatEvent naming the field, the value and the reason.
+    """
     if timezone.is_naive(occurred_at):
         raise InvalidChatEvent(
             "occurred_at",
@@ -52,6 +51,25 @@ def chat_event_record(
             _("%(tariff)s is charged per contact: the contact is required.")
             % {"tariff": tariff_code},
         )
+    return priced
+
+
+def chat_event_record(
+    *,
+    source: str,
+    external_id: str,
+    customer: Customer,
+    tariff_code: str,
+    actor: str,
+    occurred_at: datetime,
+    contact: str = "",
+    metadata: dict | None = None,
+    book: TariffBook | None = None,
+) -> ChatEvent:
+    """Store one completed chat, priced with the tariff version in force on its day."""
+    priced = chat_event_price(
+        tariff_code=tariff_code, actor=actor, occurred_at=occurred_at, contact=contact, book=book
+    )
     with transaction.atomic():
         return ChatEvent.objects.create(
             source=source,
