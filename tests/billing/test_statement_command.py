@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from tests.factories import CustomerFactory, enterprise_terms, record, subscribe
 
@@ -74,15 +76,33 @@ def test_enterprise_price_per_point_has_four_decimals():
     assert (data["points_used"], data["total"], data["lines"]) == (0, "3000.00", [])
 
 
-def test_text_statement(lyon):
+def text_statement(language):
     from io import StringIO
 
     out = StringIO()
-    call_command("statement", "lyon", "2026-10", stdout=out)
-    text = out.getvalue()
+    with translation.override(language):
+        call_command("statement", "lyon", "2026-10", stdout=out)
+    return out.getvalue()
+
+
+def test_text_statement_in_english(lyon):
+    text = text_statement("en")
     assert "Lyon Automobiles SA (lyon) — 2026-10 — GROW" in text
-    assert "test_drive" in text and "3185" in text
-    assert "532.04" in text and "638.45" in text
+    assert re.search(r"test_drive\s+agent\s+49\s+3,185", text)
+    assert re.search(r"Extra Chatpoints: 236 × €0\.1400\s+€33\.04", text)
+    assert re.search(r"Net total\s+€532\.04", text)
+    assert re.search(r"VAT 20\.00 %\s+€106\.41", text)
+    assert re.search(r"Total\s+€638\.45", text)
+
+
+def test_text_statement_in_french(lyon):
+    text = text_statement("fr")
+    nbsp = "\N{NO-BREAK SPACE}"
+    assert re.search(rf"test_drive\s+agent\s+49\s+3{nbsp}185", text)
+    assert re.search(rf"Chatpoints supplémentaires{nbsp}: 236 × 0,1400{nbsp}€\s+33,04{nbsp}€", text)
+    assert re.search(rf"Total HT\s+532,04{nbsp}€", text)
+    assert re.search(rf"TVA 20,00{nbsp}%\s+106,41{nbsp}€", text)
+    assert re.search(rf"Total TTC\s+638,45{nbsp}€", text)
 
 
 @pytest.mark.parametrize(

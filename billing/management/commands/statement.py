@@ -1,10 +1,13 @@
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from billing.errors import BillingError
+from billing.models import Actor
 from billing.months import Month
+from billing.templatetags.money import money, points
 from billing.usage import month_statement
 from customers.models import Customer
 
@@ -57,27 +60,44 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(data, ensure_ascii=False))
             return
-        self.stdout.write(self._text(found, data))
+        self.stdout.write(self._text(found, statement, parsed))
 
-    def _text(self, customer, data) -> str:
+    def _text(self, customer, statement, month) -> str:
+        """The statement for people, in the active language (French by default)."""
+        head = (_("Tariff"), _("Actor"), _("Chats"), _("Points"))
         rows = [
-            f"{customer.legal_name} ({customer.code}) — {data['month']} — {data['plan']}",
+            f"{customer.legal_name} ({customer.code}) — {month} — {statement.plan}",
             "",
-            f"{'tariff':<26}{'actor':<8}{'chats':>8}{'points':>10}",
+            f"{head[0]:<26}{head[1]:<9}{head[2]:>8}{head[3]:>10}",
         ]
-        rows += [
-            f"{line['tariff']:<26}{line['actor']:<8}{line['chats']:>8}{line['points']:>10}"
-            for line in data["lines"]
+        for line in statement.lines:
+            actor = str(Actor(line.actor).label)
+            rows.append(
+                f"{line.tariff:<26}{actor:<9}{points(line.chats):>8}{points(line.points):>10}"
+            )
+        totals = [
+            (_("Engaged contacts"), points(statement.engaged_contacts)),
+            (
+                _("Points used"),
+                f"{points(statement.points_used)} / {points(statement.included_points)}",
+            ),
+            (_("Monthly fee"), money(statement.monthly_fee)),
+            (
+                _("Extra Chatpoints: %(quantity)s × %(price)s")
+                % {
+                    "quantity": points(statement.overage_points),
+                    "price": money(statement.price_per_extra_point, 4),
+                },
+                money(statement.overage_amount),
+            ),
+            (_("Net total"), money(statement.net_total)),
+            (
+                _("VAT %(rate)s %%") % {"rate": number_format(statement.vat_rate, 2)},
+                money(statement.vat_amount),
+            ),
+            (_("Total"), money(statement.total)),
         ]
-        rows += [
-            "",
-            f"{_('Engaged contacts')}: {data['engaged_contacts']}",
-            f"{_('Points used')}: {data['points_used']} / {data['included_points']}",
-            f"{_('Extra points')}: {data['overage_points']} × {data['price_per_extra_point']} €"
-            f" = {data['overage_amount']} €",
-            f"{_('Monthly fee')}: {data['monthly_fee']} €",
-            f"{_('Net total')}: {data['net_total']} €",
-            f"{_('VAT')} {data['vat_rate']} %: {data['vat_amount']} €",
-            f"{_('Total')}: {data['total']} €",
-        ]
+        width = max(len(label) for label, _value in totals) + 2
+        rows.append("")
+        rows += [f"{label:<{width}}{value:>16}" for label, value in totals]
         return "\n".join(rows)
