@@ -1,9 +1,11 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import F, Window
+from django.db.models import Case, F, OuterRef, Subquery, Value, When, Window
 from django.db.models.functions import Lag, RowNumber
 from django.template.loader import render_to_string
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -11,6 +13,7 @@ from .errors import BillingError
 from .ingest import InvalidChatEvent, chat_event_price, chat_event_record
 from .models import Actor, ChatEvent, Plan, Subscription, Tariff, TariffRate
 from .months import Month, billing_tz, current_month
+from .months import today as billing_today
 from .tariffs import check_tariff_change, tariff_change, tariff_create
 from .usage import month_statement
 
@@ -166,16 +169,15 @@ class TariffRateInline(admin.TabularInline):
     verbose_name_plural = _("history (every version, newest first)")
 
     def get_queryset(self, request):
-        # The previous version's points, set-based: no query per row.
-        previous = {
-            f"previous_{name}": Window(
-                Lag(name), partition_by=[F("tariff_id")], order_by=[F("effective_from"), F("id")]
-            )
-            for name in POINT_FIELDS
+        # The previous version's points, set-based: no query per row. Cancelled versions were
+        # never in force: the others are compared among themselves.
+        in_force = Case(When(cancelled_at__isnull=True, then=Value(1)), default=Value(0))
+        window = {
+            "partition_by": [F("tariff_id"), in_force],
+            "order_by": [F("effective_from"), F("id")],
         }
-        version = Window(
-            RowNumber(), partition_by=[F("tariff_id")], order_by=[F("effective_from"), F("id")]
-        )
+        previous = {f"previous_{name}": Window(Lag(name), **window) for name in POINT_FIELDS}
+        version = Window(RowNumber(), **window)
         return (
             super()
             .get_queryset(request)
@@ -191,6 +193,10 @@ class TariffRateInline(admin.TabularInline):
 
     @admin.display(description=_("what changed"))
     def what_changed(self, rate):
+        if rate.cancelled_at is not None:
+            return gettext("cancelled on %(date)s: replaced before it took effect") % {
+                "date": date_format(localtime(rate.cancelled_at), "SHORT_DATE_FORMAT")
+            }
         if rate.version == 1:
             return gettext("first version")
         changes = []
@@ -205,6 +211,10 @@ def _points(value):
     return gettext("not offered") if value is None else str(value)
 
 
+def _points_short(value):
+    return "—" if value is None else str(value)
+
+
 @admin.register(Tariff)
 class TariffAdmin(admin.ModelAdmin):
     form = TariffChangeForm
@@ -212,6 +222,7 @@ class TariffAdmin(admin.ModelAdmin):
         "code",
         "category",
         "description",
+        "in_force_today",
         "points_agent",
         "points_bot",
         "points_team",
@@ -234,6 +245,21 @@ class TariffAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    def get_queryset(self, request):
+        # The points in force today beside the newest version (which may not be in force yet).
+        current = TariffRate.objects.filter(
+            tariff=OuterRef("pk"), effective_from__lte=billing_today(), cancelled_at=None
+        ).order_by("-effective_from", "-id")
+        today = {f"today_{name}": Subquery(current.values(name)[:1]) for name in POINT_FIELDS}
+        return super().get_queryset(request).annotate(**today)
+
+    @admin.display(description=_("in force today"))
+    def in_force_today(self, tariff):
+        return " · ".join(
+            f"{label} {_points_short(getattr(tariff, f'today_{name}', None))}"
+            for name, label in zip(POINT_FIELDS, Actor.labels, strict=True)
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # The unit decides how past months are counted: fixed once the tariff exists.

@@ -106,7 +106,7 @@ DEALERS = [
         "Lyon",
         "FR",
         "fr",
-        "FR62542065479",
+        "FR82542065479",
         "542065479",
         "comptabilite@lyon-auto.example, direction@lyon-auto.example",
         "GROW",
@@ -228,20 +228,22 @@ def load_demo(*, now: datetime | None = None, stdout=None) -> dict:
     tariffs = {tariff.code: tariff for tariff in Tariff.objects.all()}
     stored = 0
     for dealer in DEALERS:
-        customer, _ = Customer.objects.get_or_create(
-            code=dealer.code,
-            defaults={
-                "legal_name": dealer.legal_name,
-                "address": dealer.address,
-                "postal_code": dealer.postal_code,
-                "city": dealer.city,
-                "country": dealer.country,
-                "language": dealer.language,
-                "vat_number": dealer.vat_number,
-                "siren": dealer.siren,
-                "billing_emails": dealer.emails,
-            },
-        )
+        customer = Customer.objects.filter(code=dealer.code).first()
+        if customer is None:
+            customer = Customer(
+                code=dealer.code,
+                legal_name=dealer.legal_name,
+                address=dealer.address,
+                postal_code=dealer.postal_code,
+                city=dealer.city,
+                country=dealer.country,
+                language=dealer.language,
+                vat_number=dealer.vat_number,
+                siren=dealer.siren,
+                billing_emails=dealer.emails,
+            )
+            customer.full_clean()  # demo dealers pass the same checks as the admin's
+            customer.save()
         if not customer.subscriptions.exists():
             _subscribe(customer, dealer, plans, first, this_month)
         if dealer.login:
@@ -311,13 +313,22 @@ def _subscribe(customer, dealer: DemoDealer, plans, first: Month, this_month: Mo
     start = first
     if dealer.previous_plan:
         change = this_month.previous().previous()
-        Subscription.objects.create(
-            customer=customer,
-            plan=plans[dealer.previous_plan],
-            first_month=first.first_day,
-            last_month=change.previous().first_day,
+        _save_valid(
+            Subscription(
+                customer=customer,
+                plan=plans[dealer.previous_plan],
+                first_month=first.first_day,
+                last_month=change.previous().first_day,
+            )
         )
         start = change
-    Subscription.objects.create(
-        customer=customer, plan=plans[dealer.plan], first_month=start.first_day, **terms
+    _save_valid(
+        Subscription(
+            customer=customer, plan=plans[dealer.plan], first_month=start.first_day, **terms
+        )
     )
+
+
+def _save_valid(subscription: Subscription) -> None:
+    subscription.full_clean()
+    subscription.save()

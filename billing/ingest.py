@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,8 +12,11 @@ from customers.models import Customer
 
 from .errors import BillingError
 from .models import ChatEvent, Unit
-from .months import billing_tz
+from .months import Month, billing_tz
 from .tariffs import PricedTariff, TariffBook
+
+# A chat's time comes from the sender's clock: a few minutes ahead of ours is tolerated.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 class InvalidChatEvent(BillingError):
@@ -30,6 +33,7 @@ def chat_event_price(
     occurred_at: datetime,
     contact: str = "",
     book: TariffBook | None = None,
+    now: datetime | None = None,
 ) -> PricedTariff:
     """Check one chat and price it with the tariff version in force on its billing day.
 
@@ -40,6 +44,17 @@ def chat_event_price(
             "occurred_at",
             _("%(value)s has no time zone offset.") % {"value": occurred_at.isoformat()},
         )
+    now = now or timezone.now()
+    if occurred_at > now + FUTURE_TOLERANCE:
+        raise InvalidChatEvent(
+            "occurred_at",
+            _("%(value)s is in the future: a chat is reported once it is completed.")
+            % {"value": occurred_at.isoformat()},
+        )
+    try:
+        Month.containing(occurred_at, billing_tz())
+    except BillingError as error:
+        raise InvalidChatEvent("occurred_at", str(error)) from None
     book = book or TariffBook()
     try:
         priced = book.price(tariff_code, actor, occurred_at.astimezone(billing_tz()).date())
@@ -65,10 +80,16 @@ def chat_event_record(
     contact: str = "",
     metadata: dict | None = None,
     book: TariffBook | None = None,
+    now: datetime | None = None,
 ) -> ChatEvent:
     """Store one completed chat, priced with the tariff version in force on its day."""
     priced = chat_event_price(
-        tariff_code=tariff_code, actor=actor, occurred_at=occurred_at, contact=contact, book=book
+        tariff_code=tariff_code,
+        actor=actor,
+        occurred_at=occurred_at,
+        contact=contact,
+        book=book,
+        now=now,
     )
     with transaction.atomic():
         return ChatEvent.objects.create(

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
 
+from .errors import BillingError
 from .months import Month
 from .pricing import PlanTerms
 
@@ -78,14 +79,20 @@ class Plan(models.Model):
                     )
                 ),
                 name="plan_terms_set_unless_custom",
+                violation_error_message=_(
+                    "Set the monthly fee, the included points and the price per extra point, or "
+                    "leave them all empty for a plan with custom terms."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(monthly_fee__gte=0) | Q(monthly_fee__isnull=True),
                 name="plan_fee_not_negative",
+                violation_error_message=_("The monthly fee cannot be negative."),
             ),
             models.CheckConstraint(
                 condition=Q(price_per_extra_point__gte=0) | Q(price_per_extra_point__isnull=True),
                 name="plan_price_per_point_not_negative",
+                violation_error_message=_("The price per extra point cannot be negative."),
             ),
         ]
 
@@ -159,15 +166,21 @@ class Subscription(models.Model):
         indexes = [models.Index(fields=["customer", "first_month"])]
         constraints = [
             models.CheckConstraint(
-                condition=Q(first_month__day=1), name="subscription_starts_on_the_first"
+                condition=Q(first_month__day=1),
+                name="subscription_starts_on_the_first",
+                violation_error_message=_("A subscription starts on the first day of a month."),
             ),
             models.CheckConstraint(
                 condition=Q(last_month__isnull=True) | Q(last_month__day=1),
                 name="subscription_ends_on_a_month",
+                violation_error_message=_(
+                    "A subscription ends with a whole month: give the first day of its last month."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(last_month__isnull=True) | Q(last_month__gte=models.F("first_month")),
                 name="subscription_ends_after_it_starts",
+                violation_error_message=_("The last month cannot be before the first month."),
             ),
             models.CheckConstraint(
                 condition=(
@@ -183,6 +196,10 @@ class Subscription(models.Model):
                     )
                 ),
                 name="subscription_custom_terms_all_or_none",
+                violation_error_message=_(
+                    "Custom terms are all set (monthly fee, included points, price per extra "
+                    "point, none negative) or all empty."
+                ),
             ),
             # No two subscriptions of one customer in force in the same month: an exclusion
             # constraint on PostgreSQL and triggers on SQLite, see migration 0002.
@@ -222,6 +239,11 @@ class Subscription(models.Model):
                     "%(value)s is not the first day of a month: a plan starts and ends with "
                     "whole months."
                 ) % {"value": value.isoformat()}
+            elif value is not None:
+                try:
+                    Month.of(value)
+                except BillingError as error:
+                    errors[name] = str(error)
         if self.first_month and self.last_month and self.last_month < self.first_month:
             errors["last_month"] = _("The last month cannot be before the first month.")
         custom = (
@@ -239,10 +261,47 @@ class Subscription(models.Model):
                 errors["plan"] = _(
                     "Plan %(plan)s has fixed terms: leave the custom terms empty."
                 ) % {"plan": self.plan.code}
+        if not errors and self.pk is not None:
+            errors.update(self._changes_to_past_months())
         if errors:
             raise ValidationError(errors)
         # Overlap with the customer's other subscriptions is checked over the whole set being
         # saved (the admin's inline formset) and held by the database (migration 0003).
+
+    def _changes_to_past_months(self) -> dict:
+        """A past month stays billed as it was: a subscription in force before this month keeps
+        its plan, first month and terms, and its last month moves only within this month and
+        later. A change of plan ends it and starts a new subscription."""
+        from .months import current_month
+
+        stored = Subscription.objects.filter(pk=self.pk).first()
+        if stored is None:
+            return {}
+        this_month = current_month().first_day
+        errors = {}
+        fixed = (
+            "plan_id",
+            "first_month",
+            *(
+                f"custom_{name}"
+                for name in ("monthly_fee", "included_points", "price_per_extra_point")
+            ),
+        )
+        if stored.first_month < this_month and any(
+            getattr(stored, name) != getattr(self, name) for name in fixed
+        ):
+            errors["plan"] = _(
+                "This subscription is in force since %(month)s: its plan, first month and terms "
+                "are fixed for the months already passed. End it and add a new subscription."
+            ) % {"month": Month.of(stored.first_month)}
+        if stored.last_month != self.last_month:
+            for value in (stored.last_month, self.last_month):
+                if value is not None and value < this_month:
+                    errors["last_month"] = _(
+                        "%(value)s is a past month: a subscription's end moves only within this "
+                        "month and later."
+                    ) % {"value": Month.of(value)}
+        return errors
 
 
 class Tariff(models.Model):
@@ -275,6 +334,7 @@ class Tariff(models.Model):
                     & (Q(points_team__gte=0) | Q(points_team__isnull=True))
                 ),
                 name="tariff_points_not_negative",
+                violation_error_message=_("Points cannot be negative."),
             ),
         ]
 
@@ -289,9 +349,9 @@ class Tariff(models.Model):
 class TariffRate(models.Model):
     """One version of a tariff's points, in force from `effective_from` until the next version.
 
-    Append-only: a change adds a row, nothing is edited, so the history (who, when, from which
-    date, old and new points) is the table itself. Of two versions with the same date, the later
-    one wins (a correction of a change not yet in force).
+    Append-only: a change adds a row, nothing is deleted, so the history (who, when, from which
+    date, old and new points) is the table itself. A tariff has at most one change not yet in
+    force: a new change replaces it, and the replaced version stays here marked cancelled.
     """
 
     tariff = models.ForeignKey(
@@ -310,6 +370,12 @@ class TariffRate(models.Model):
         verbose_name=_("changed by"),
     )
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    cancelled_at = models.DateTimeField(
+        _("cancelled at"),
+        null=True,
+        blank=True,
+        help_text=_("Replaced by a later change before it took effect: never in force."),
+    )
 
     class Meta:
         verbose_name = _("tariff version")
@@ -324,6 +390,7 @@ class TariffRate(models.Model):
                     & (Q(points_team__gte=0) | Q(points_team__isnull=True))
                 ),
                 name="tariff_rate_points_not_negative",
+                violation_error_message=_("Points cannot be negative."),
             ),
         ]
 
@@ -367,9 +434,15 @@ class ChatEvent(models.Model):
             models.UniqueConstraint(
                 fields=["source", "external_id"], name="event_unique_per_source"
             ),
-            models.CheckConstraint(condition=Q(points__gte=0), name="event_points_not_negative"),
             models.CheckConstraint(
-                condition=Q(actor__in=[choice.value for choice in Actor]), name="event_actor_known"
+                condition=Q(points__gte=0),
+                name="event_points_not_negative",
+                violation_error_message=_("Points cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(actor__in=[choice.value for choice in Actor]),
+                name="event_actor_known",
+                violation_error_message=_("The actor is agent, bot or team."),
             ),
         ]
 

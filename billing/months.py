@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from .errors import InvalidMonth
 
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+FIRST_YEAR, LAST_YEAR = 2000, 2999  # the years billing can be about
 
 
 @dataclass(frozen=True, order=True)
@@ -27,14 +28,19 @@ class Month:
     month: int
 
     def __post_init__(self):
-        if not 1 <= self.month <= 12 or not 1 <= self.year <= 9999:
+        if not 1 <= self.month <= 12:
             raise InvalidMonth(_("%(value)s is not a valid month.") % {"value": self})
+        if not FIRST_YEAR <= self.year <= LAST_YEAR:
+            raise InvalidMonth(
+                _("%(value)s is outside the billing years %(first)s to %(last)s.")
+                % {"value": self, "first": FIRST_YEAR, "last": LAST_YEAR}
+            )
 
     @classmethod
     def parse(cls, value: str) -> Month:
         """Parse "YYYY-MM"; anything else raises InvalidMonth naming the value."""
         match = _MONTH_RE.match(value.strip()) if isinstance(value, str) else None
-        if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
+        if not match or not 1 <= int(match.group(2)) <= 12:
             raise InvalidMonth(
                 _("Invalid month %(value)r: expected YYYY-MM, for example 2026-11.")
                 % {"value": value}
@@ -63,8 +69,7 @@ class Month:
     def bounds(self, tz: tzinfo) -> tuple[datetime, datetime]:
         """[start, end) as aware datetimes: local midnight of the 1st to that of the next 1st."""
         start = datetime(self.year, self.month, 1, tzinfo=tz)
-        following = self.next()
-        end = datetime(following.year, following.month, 1, tzinfo=tz)
+        end = datetime(self.year + self.month // 12, self.month % 12 + 1, 1, tzinfo=tz)
         return start, end
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .errors import InvalidTariffChange, TariffNotOffered, UnknownTariff
@@ -40,7 +41,9 @@ class TariffBook:
     def __init__(self):
         self._tariffs = {tariff.code: tariff for tariff in Tariff.objects.all()}
         self._rates: dict[int, tuple[list[date], list[TariffRate]]] = {}
-        for rate in TariffRate.objects.order_by("tariff_id", "effective_from", "id"):
+        for rate in TariffRate.objects.filter(cancelled_at__isnull=True).order_by(
+            "tariff_id", "effective_from", "id"
+        ):
             days, rates = self._rates.setdefault(rate.tariff_id, ([], []))
             if days and days[-1] == rate.effective_from:
                 rates[-1] = rate  # the later version of the same day wins
@@ -70,7 +73,7 @@ def tariff_points_on(*, tariff: Tariff, actor: str, day: date) -> int:
     """The points of one chat of `tariff` by `actor` on `day` (one query)."""
     _check_actor(actor)
     rate = (
-        TariffRate.objects.filter(tariff=tariff, effective_from__lte=day)
+        TariffRate.objects.filter(tariff=tariff, effective_from__lte=day, cancelled_at=None)
         .order_by("-effective_from", "-id")
         .first()
     )
@@ -114,16 +117,22 @@ def tariff_change(
     """Schedule new points for `tariff` from `effective_from` on, keeping the history.
 
     Chats are priced when they are received, with the version in force on their day, so a change
-    may only take effect after today: what was charged stays charged (rule 3). A tariff charged per
+    may only take effect after today: what was charged stays charged (rule 3). A change not yet
+    in force is replaced by this one (kept in the history, marked cancelled). A tariff charged per
     engaged contact per month changes on the first day of a month, so one month's contacts all
     cost the same.
     """
+    today = today or billing_today()
     check_tariff_change(tariff=tariff, effective_from=effective_from, today=today)
     for actor, points in (("agent", points_agent), ("bot", points_bot), ("team", points_team)):
         if points is not None and points < 0:
             raise ValueError(f"points_{actor} cannot be negative: {points}")
     with transaction.atomic():
         locked = Tariff.objects.select_for_update().get(pk=tariff.pk)
+        # At most one change waits to take effect: this one replaces it.
+        TariffRate.objects.filter(
+            tariff=locked, effective_from__gt=today, cancelled_at=None
+        ).update(cancelled_at=timezone.now())
         rate = TariffRate.objects.create(
             tariff=locked,
             effective_from=effective_from,
@@ -154,7 +163,11 @@ def tariff_create(*, tariff: Tariff, user=None) -> Tariff:
 
 
 def _sync_newest_version(tariff: Tariff) -> None:
-    newest = TariffRate.objects.filter(tariff=tariff).order_by("-effective_from", "-id").first()
+    newest = (
+        TariffRate.objects.filter(tariff=tariff, cancelled_at=None)
+        .order_by("-effective_from", "-id")
+        .first()
+    )
     Tariff.objects.filter(pk=tariff.pk).update(
         points_agent=newest.points_agent,
         points_bot=newest.points_bot,

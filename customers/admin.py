@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.db.models import OuterRef, Q, Subquery
 from django.utils.formats import date_format
@@ -8,7 +9,7 @@ from billing.admin import SubscriptionInline, render_statement
 from billing.models import Subscription
 from billing.months import current_month
 
-from .models import Customer, CustomerAccess
+from .models import Customer, CustomerAccess, normalize_siren, normalize_vat_number
 
 
 class CustomerAccessInline(admin.TabularInline):
@@ -18,8 +19,47 @@ class CustomerAccessInline(admin.TabularInline):
     verbose_name_plural = _("dealer users who can see this customer")
 
 
+def _save_order(new, old) -> int:
+    """0 for a subscription whose months shrink, 1 for one that grows, 2 for a new one."""
+    if old is None:
+        return 2
+    starts_no_earlier = new.first_month >= old.first_month
+    ends_no_later = old.last_month is None or (
+        new.last_month is not None and new.last_month <= old.last_month
+    )
+    return 0 if starts_no_earlier and ends_no_later else 1
+
+
+class CustomerForm(forms.ModelForm):
+    """Accepts a SIREN or VAT number typed with spaces or dots, as people write them."""
+
+    siren = forms.CharField(
+        label=_("SIREN"),
+        required=False,
+        max_length=20,
+        help_text=_("For a French company: 9 digits."),
+    )
+    vat_number = forms.CharField(
+        label=_("VAT number"),
+        required=False,
+        max_length=30,
+        help_text=_("Intra-EU VAT number, if any."),
+    )
+
+    class Meta:
+        model = Customer
+        fields = "__all__"  # noqa: DJ007 (the admin's fieldsets choose the fields)
+
+    def clean_siren(self):
+        return normalize_siren(self.cleaned_data["siren"])
+
+    def clean_vat_number(self):
+        return normalize_vat_number(self.cleaned_data["vat_number"])
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerForm
     list_display = (
         "code",
         "legal_name",
@@ -59,6 +99,17 @@ class CustomerAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # a customer's chats and statements are kept for ever
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Subscription:
+            return super().save_formset(request, form, formset, change)
+        # The database refuses overlapping subscriptions row by row: when a change of plan moves
+        # the boundary between two of them, save the one that shrinks before the one that grows.
+        instances = formset.save(commit=False)
+        stored = Subscription.objects.in_bulk([i.pk for i in instances if i.pk is not None])
+        for instance in sorted(instances, key=lambda i: _save_order(i, stored.get(i.pk))):
+            instance.save()
+        formset.save_m2m()
 
     @admin.display(description=_("statement of this month so far"))
     def current_month_statement(self, customer):

@@ -52,6 +52,7 @@ LANGUAGES = [("fr", _("French")), ("en", _("English"))]
 
 _VAT_NUMBER_RE = re.compile(r"^[A-Z]{2}[0-9A-Z]{2,13}$")
 _EMAIL_SPLIT_RE = re.compile(r"[\s,;]+")
+_VAT_PREFIXES = {"GR": "EL"}  # Greece's VAT numbers start with EL; the others with the country
 
 
 def default_vat_rate() -> Decimal:
@@ -61,6 +62,10 @@ def default_vat_rate() -> Decimal:
 
 def normalize_vat_number(value: str) -> str:
     return re.sub(r"[\s.\-]", "", value or "").upper()
+
+
+def normalize_siren(value: str) -> str:
+    return re.sub(r"[\s.]", "", value or "")
 
 
 def split_emails(value: str) -> list[str]:
@@ -88,8 +93,8 @@ class Customer(models.Model):
         unique=True,
         validators=[
             RegexValidator(
-                r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                _("Use letters, digits, dots, dashes and underscores only."),
+                r"^[a-z0-9][a-z0-9_.-]*$",
+                _("Use lower-case letters, digits, dots, dashes and underscores only."),
             )
         ],
         help_text=_("The customer's code in the chat platform and in chat events."),
@@ -132,10 +137,12 @@ class Customer(models.Model):
             models.CheckConstraint(
                 condition=models.Q(vat_rate__gte=0, vat_rate__lte=100),
                 name="customer_vat_rate_is_a_percentage",
+                violation_error_message=_("The VAT rate is a percentage between 0 and 100."),
             ),
             models.CheckConstraint(
                 condition=models.Q(siren="") | models.Q(country="FR"),
                 name="customer_siren_only_for_france",
+                violation_error_message=_("A SIREN is only given for a French company."),
             ),
         ]
 
@@ -149,7 +156,7 @@ class Customer(models.Model):
     def clean(self):
         errors = {}
         self.vat_number = normalize_vat_number(self.vat_number)
-        self.siren = (self.siren or "").replace(" ", "")
+        self.siren = normalize_siren(self.siren)
         if self.siren:
             if self.country != "FR":
                 errors["siren"] = _("A SIREN is only given for a French company.")
@@ -162,6 +169,14 @@ class Customer(models.Model):
                 errors["vat_number"] = _(
                     "%(value)s is not a VAT number: two letters then 2 to 13 letters or digits."
                 ) % {"value": self.vat_number}
+            elif self.vat_number[:2] != _VAT_PREFIXES.get(self.country, self.country):
+                errors["vat_number"] = _(
+                    "%(value)s is not a VAT number of %(country)s: it should start with %(prefix)s."
+                ) % {
+                    "value": self.vat_number,
+                    "country": self.get_country_display(),
+                    "prefix": _VAT_PREFIXES.get(self.country, self.country),
+                }
             elif self.vat_number.startswith("FR"):
                 digits = self.vat_number[4:]
                 key = self.vat_number[2:4]

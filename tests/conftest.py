@@ -38,6 +38,18 @@ def _english_outside_requests():
 
 
 @pytest.fixture
+def clock(monkeypatch):
+    """The billing code's clock (django.utils.timezone.now), set by the test: `clock.now = …`."""
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    state = SimpleNamespace(now=timezone.now())
+    monkeypatch.setattr(timezone, "now", lambda: state.now)
+    return state
+
+
+@pytest.fixture
 def paris():
     def at(*args) -> datetime:
         return datetime(*args, tzinfo=PARIS)

@@ -67,8 +67,12 @@ def enterprise_terms(fee="2500.00", points=20000, price="0.1234"):
     }
 
 
-def record(customer, tariff, actor, occurred_at, contact="", source="tests", external_id=None):
-    """Store one chat through the real ingestion path (priced at the tariff of its day)."""
+def record(
+    customer, tariff, actor, occurred_at, contact="", source="tests", external_id=None, now=None
+):
+    """Store one chat through the real ingestion path (priced at the tariff of its day).
+
+    `now`: the clock of the moment it is received (a chat cannot be in the future)."""
     return chat_event_record(
         source=source,
         external_id=external_id or f"evt-{next(_event_ids)}",
@@ -77,4 +81,5 @@ def record(customer, tariff, actor, occurred_at, contact="", source="tests", ext
         actor=actor,
         occurred_at=occurred_at,
         contact=contact,
+        now=now,
     )

@@ -35,8 +35,8 @@ class Migration(migrations.Migration):
                         unique=True,
                         validators=[
                             django.core.validators.RegexValidator(
-                                "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                                "Use letters, digits, dots, dashes and underscores only.",
+                                "^[a-z0-9][a-z0-9_.-]*$",
+                                "Use lower-case letters, digits, dots, dashes and underscores only.",
                             )
                         ],
                         verbose_name="code",

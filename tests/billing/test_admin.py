@@ -193,9 +193,10 @@ def test_tariff_change_in_changelist_is_scheduled_and_never_retroactive(
     eve = next_first - datetime.timedelta(days=1)
     last_evening = paris(eve.year, eve.month, eve.day, 23, 59)
     first_minute = paris(next_first.year, next_first.month, 1, 0, 0)
-    assert record(customer, "test_drive", "agent", last_evening).points == 65
-    assert record(customer, "test_drive", "agent", first_minute).points == 70
-    assert record(customer, "test_drive", "bot", first_minute).points == 40
+    later = first_minute + datetime.timedelta(hours=1)  # chats are recorded once they happened
+    assert record(customer, "test_drive", "agent", last_evening, now=later).points == 65
+    assert record(customer, "test_drive", "agent", first_minute, now=later).points == 70
+    assert record(customer, "test_drive", "bot", first_minute, now=later).points == 40
     assert list(ChatEvent.objects.order_by("id").values_list("points", flat=True)) == [
         65,
         65,
@@ -309,6 +310,8 @@ def test_drive_with_five_versions(staff_user):
             points_team=None,
             effective_from=month.first_day,
             user=staff_user,
+            # each change made the day before it takes effect, once the previous one is in force
+            today=month.first_day - datetime.timedelta(days=1),
         )
         month = month.next()
     return test_drive
@@ -453,7 +456,14 @@ def month_edge_events():
         ("nov-last-evening", datetime.datetime(2026, 11, 30, 22, 59, tzinfo=UTC)),
         ("dec-first-night", datetime.datetime(2026, 11, 30, 23, 0, tzinfo=UTC)),  # 00:00, 1 Dec
     ):
-        record(customer, "test_drive", "agent", moment, external_id=external_id)
+        record(
+            customer,
+            "test_drive",
+            "agent",
+            moment,
+            external_id=external_id,
+            now=datetime.datetime(2027, 1, 1, tzinfo=UTC),
+        )
     return customer
 
 
@@ -482,6 +492,11 @@ def test_chat_event_filter_with_an_invalid_month_shows_nothing(staff, month_edge
     assert _chat_ids(response) == set()
 
 
+def yesterday():
+    """A day whose 10:30 has passed, whatever the hour the suite runs."""
+    return today() - datetime.timedelta(days=1)
+
+
 def _chat_payload(customer, tariff, actor, day, time="10:30:00", **extra):
     return {
         "source": "admin",
@@ -498,7 +513,7 @@ def _chat_payload(customer, tariff, actor, day, time="10:30:00", **extra):
     }
 
 
-def test_adding_a_chat_prices_it_with_the_tariff_of_its_day(staff, staff_user, next_first):
+def test_adding_a_chat_prices_it_with_the_tariff_of_its_day(staff, staff_user, next_first, clock):
     customer = CustomerFactory(code="garage-lyon")
     tariff_change(
         tariff=Tariff.objects.get(code="test_drive"),
@@ -512,9 +527,11 @@ def test_adding_a_chat_prices_it_with_the_tariff_of_its_day(staff, staff_user, n
     form_page = staff.get(url, **EN).content.decode()
     assert 'name="points"' not in form_page  # the points are computed, never typed
 
+    day = yesterday()
     response = staff.post(
-        url, _chat_payload(customer, "test_drive", "agent", today(), points="999"), **EN
+        url, _chat_payload(customer, "test_drive", "agent", day, points="999"), **EN
     )
+    clock.now = datetime.datetime.combine(next_first, datetime.time(12), tzinfo=billing_tz())
     later = staff.post(
         url,
         _chat_payload(customer, "test_drive", "agent", next_first, external_id="manual-2"),
@@ -532,7 +549,7 @@ def test_adding_a_chat_prices_it_with_the_tariff_of_its_day(staff, staff_user, n
     ]
     # The admin's date and time are read in the billing time zone.
     assert ChatEvent.objects.get(external_id="manual-1").occurred_at == datetime.datetime.combine(
-        today(), datetime.time(10, 30), tzinfo=billing_tz()
+        day, datetime.time(10, 30), tzinfo=billing_tz()
     )
 
 
@@ -541,7 +558,7 @@ def test_adding_a_chat_with_a_tariff_not_offered_for_the_actor_is_refused(staff)
 
     response = staff.post(
         reverse("admin:billing_chatevent_add"),
-        _chat_payload(customer, "quote_request", "bot", today()),
+        _chat_payload(customer, "quote_request", "bot", yesterday()),
         **EN,
     )
 
@@ -559,7 +576,7 @@ def test_adding_a_chat_with_an_external_id_already_stored_is_refused(staff, pari
 
     response = staff.post(
         reverse("admin:billing_chatevent_add"),
-        _chat_payload(customer, "video_call", "bot", today(), external_id="x"),
+        _chat_payload(customer, "video_call", "bot", yesterday(), external_id="x"),
         **EN,
     )
 
@@ -626,7 +643,7 @@ def test_adding_a_contact_chat_without_contact_shows_the_field_error(staff):
 
     response = staff.post(
         reverse("admin:billing_chatevent_add"),
-        _chat_payload(customer, "contact_engaged", "team", today()),
+        _chat_payload(customer, "contact_engaged", "team", yesterday()),
         **EN,
     )
 

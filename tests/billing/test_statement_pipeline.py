@@ -299,6 +299,9 @@ def test_a_change_to_a_future_change_replaces_it(grow_customer):
         )
     assert tariff_points_on(tariff=tariff, actor="bot", day=date(2027, 1, 1)) == 8
     assert TariffRate.objects.filter(tariff=tariff).count() == 3  # history keeps all three
+    assert (
+        TariffRate.objects.filter(tariff=tariff, cancelled_at__isnull=False).get().points_bot == 7
+    )
 
 
 def test_a_tariff_can_stop_being_offered(grow_customer, paris):

@@ -513,12 +513,14 @@ def test_dealer_access_added_in_the_inline_is_stored(staff):
 
 
 def test_plan_change_ending_one_subscription_and_starting_the_next_in_one_save(staff):
-    """A change of plan: end the current subscription and start the next one, in one save."""
+    """A change of plan: end the current subscription this month, start the next one from the
+    next month, in one save."""
+    this_month, next_month = current_month(), current_month().next()
     customer = CustomerFactory(code="garage-reims")
     subscribe(customer, "GROW", first_month=datetime.date(2026, 1, 1))
     url, data = _change_payload(staff, customer)
-    data["subscriptions-0-last_month"] = "2026-05-01"
-    _add_subscription(data, customer, "SCALE", "2026-06-01")
+    data["subscriptions-0-last_month"] = this_month.first_day.isoformat()
+    _add_subscription(data, customer, "SCALE", next_month.first_day.isoformat())
 
     response = staff.post(url, data, **EN)
 
@@ -528,6 +530,56 @@ def test_plan_change_ending_one_subscription_and_starting_the_next_in_one_save(s
             "plan__code", "first_month", "last_month"
         )
     ) == [
-        ("GROW", datetime.date(2026, 1, 1), datetime.date(2026, 5, 1)),
-        ("SCALE", datetime.date(2026, 6, 1), None),
+        ("GROW", datetime.date(2026, 1, 1), this_month.first_day),
+        ("SCALE", next_month.first_day, None),
+    ]
+
+
+def test_months_already_passed_stay_billed_as_they_were(staff):
+    """A subscription in force before this month keeps its plan, first month and terms, and its
+    end cannot move into the past: past statements never change."""
+    previous = current_month().previous()
+    customer = CustomerFactory(code="garage-metz")
+    subscribe(customer, "GROW", first_month=datetime.date(2026, 1, 1))
+    url, data = _change_payload(staff, customer)
+
+    changed_plan = {**data, "subscriptions-0-plan": str(Plan.objects.get(code="SCALE").pk)}
+    response = staff.post(url, changed_plan, **EN)
+    assert response.status_code == 200
+    assert "its plan, first month and terms are fixed" in response.content.decode()
+
+    ended_in_the_past = {**data, "subscriptions-0-last_month": previous.first_day.isoformat()}
+    response = staff.post(url, ended_in_the_past, **EN)
+    assert response.status_code == 200
+    assert f"{previous} is a past month" in response.content.decode()
+
+    assert list(
+        Subscription.objects.filter(customer=customer).values_list(
+            "plan__code", "first_month", "last_month"
+        )
+    ) == [("GROW", datetime.date(2026, 1, 1), None)]
+
+
+def test_moving_a_plan_change_later_saves_the_shrinking_subscription_first(staff):
+    """A ends next month and B starts the month after; moving the change a month later grows A
+    into B's first month: saved in that order the database would refuse it (no 500)."""
+    this_month = current_month()
+    m1, m2, m3 = this_month.next(), this_month.next().next(), this_month.next().next().next()
+    customer = CustomerFactory(code="garage-nancy")
+    subscribe(customer, "GROW", first_month=datetime.date(2026, 1, 1), last_month=m1.first_day)
+    subscribe(customer, "SCALE", first_month=m2.first_day)
+    url, data = _change_payload(staff, customer)
+    data["subscriptions-0-last_month"] = m2.first_day.isoformat()
+    data["subscriptions-1-first_month"] = m3.first_day.isoformat()
+
+    response = staff.post(url, data, **EN)
+
+    assert response.status_code == 302
+    assert list(
+        Subscription.objects.filter(customer=customer)
+        .order_by("first_month")
+        .values_list("plan__code", "first_month", "last_month")
+    ) == [
+        ("GROW", datetime.date(2026, 1, 1), m2.first_day),
+        ("SCALE", m3.first_day, None),
     ]

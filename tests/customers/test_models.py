@@ -63,3 +63,41 @@ def test_errors_name_the_field_and_the_value():
 def test_foreign_vat_numbers_are_accepted_in_their_format():
     CustomerFactory.build(country="DE", vat_number="DE129273398").full_clean()
     CustomerFactory.build(country="IE", vat_number="IE6388047V").full_clean()
+
+
+def test_the_vat_number_belongs_to_the_customer_country():
+    assert errors_of(country="DE", vat_number="FR44732829320") == {
+        "vat_number": ["FR44732829320 is not a VAT number of Germany: it should start with DE."]
+    }
+    assert "vat_number" in errors_of(country="FR", vat_number="DE129273398")
+    CustomerFactory.build(country="GR", vat_number="EL094259216").full_clean()
+
+
+def test_codes_are_lower_case_so_two_codes_never_differ_by_case():
+    assert errors_of(code="GARAGE-DUPONT") == {
+        "code": ["Use lower-case letters, digits, dots, dashes and underscores only."]
+    }
+
+
+def test_the_admin_form_accepts_siren_and_vat_number_as_people_type_them():
+    from customers.admin import CustomerForm
+
+    customer = CustomerFactory.build(code="garage-typed")
+    data = {
+        field: getattr(customer, field)
+        for field in (
+            "code",
+            "legal_name",
+            "address",
+            "postal_code",
+            "city",
+            "country",
+            "language",
+            "vat_rate",
+            "billing_emails",
+        )
+    }
+    form = CustomerForm(data={**data, "siren": "732 829 320", "vat_number": "fr 44 732.829.320"})
+    assert form.is_valid(), form.errors
+    saved = form.save()
+    assert (saved.siren, saved.vat_number) == ("732829320", "FR44732829320")

@@ -1,0 +1,94 @@
+"""Tariff versions: at most one change waits to take effect, and replacing it never reprices."""
+
+import re
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from billing.models import Tariff, TariffRate
+from billing.months import current_month
+from billing.tariffs import TariffBook, tariff_change, tariff_points_on
+
+pytestmark = pytest.mark.django_db
+TODAY = date(2026, 11, 20)
+
+
+def change(code, bot, effective_from, today=TODAY):
+    return tariff_change(
+        tariff=Tariff.objects.get(code=code),
+        points_agent=None,
+        points_bot=bot,
+        points_team=None,
+        effective_from=effective_from,
+        today=today,
+    )
+
+
+def test_postponing_a_scheduled_change_moves_it():
+    reminder = Tariff.objects.get(code="whatsapp_reminder")
+    first = change("whatsapp_reminder", 2, date(2026, 12, 1))
+    second = change("whatsapp_reminder", 2, date(2027, 1, 1))  # postponed a month
+    first.refresh_from_db()
+    assert first.cancelled_at is not None and second.cancelled_at is None
+    assert tariff_points_on(tariff=reminder, actor="bot", day=date(2026, 12, 15)) == 1
+    assert tariff_points_on(tariff=reminder, actor="bot", day=date(2027, 1, 1)) == 2
+    book = TariffBook()
+    assert book.price("whatsapp_reminder", "bot", date(2026, 12, 15)).points == 1
+    assert book.price("whatsapp_reminder", "bot", date(2027, 1, 1)).points == 2
+    reminder.refresh_from_db()
+    assert (reminder.points_bot, reminder.effective_from) == (2, date(2027, 1, 1))
+    assert TariffRate.objects.filter(tariff=reminder).count() == 3  # nothing deleted
+
+
+def test_a_change_in_force_is_never_cancelled():
+    change("crm_lead", 7, date(2026, 12, 1))
+    change("crm_lead", 8, date(2027, 1, 1), today=date(2026, 12, 5))  # December's is in force
+    assert (
+        TariffRate.objects.filter(tariff__code="crm_lead", cancelled_at__isnull=False).count() == 0
+    )
+    book = TariffBook()
+    assert [
+        book.price("crm_lead", "bot", day).points
+        for day in (date(2026, 11, 30), date(2026, 12, 1), date(2027, 1, 1))
+    ] == [6, 7, 8]
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("s", "s@x.example", "pw-123456"))
+    return client
+
+
+def test_the_list_shows_the_points_in_force_today_beside_the_scheduled_change(staff):
+    next_first = current_month().next().first_day
+    tariff_change(
+        tariff=Tariff.objects.get(code="whatsapp_reminder"),
+        points_agent=None,
+        points_bot=2,
+        points_team=None,
+        effective_from=next_first,
+    )
+    html = staff.get(reverse("admin:billing_tariff_changelist"), HTTP_ACCEPT_LANGUAGE="en")
+    row = next(line for line in html.content.decode().split("<tr") if ">whatsapp_reminder<" in line)
+    assert "agent — · bot 1 · team —" in row  # in force today
+    assert re.search(r'name="form-\d+-points_bot" value="2"', row)  # the scheduled change
+
+
+def test_the_history_marks_a_replaced_change_cancelled(staff):
+    reminder = Tariff.objects.get(code="whatsapp_reminder")
+    following = current_month().next()
+    for effective_from in (following.first_day, following.next().first_day):
+        tariff_change(
+            tariff=reminder,
+            points_agent=None,
+            points_bot=2,
+            points_team=None,
+            effective_from=effective_from,
+        )
+    html = staff.get(
+        reverse("admin:billing_tariff_change", args=[reminder.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert html.count("replaced before it took effect") == 1
+    assert html.count("bot: 1 → 2") == 1  # the version in force compares with the one before
+    assert "first version" in html
