@@ -49,27 +49,6 @@ MONTHS = 12  # the target month and the 11 before it
 TEAM_CHATS_PER_CONTACT = 3  # on average: an engaged contact has several chats in a month
 TARGET_RATIO = 1.5
 
-# (tariff, actor, weight): a dealer's usual mix; only tariffs offered to that actor.
-MIX = [
-    ("test_drive", "agent", 10),
-    ("video_call", "agent", 3),
-    ("showroom_visit", "agent", 6),
-    ("quote_request", "agent", 6),
-    ("info_request", "agent", 8),
-    ("tradein_valuation", "agent", 4),
-    ("workshop_appointment", "agent", 6),
-    ("support_info", "agent", 4),
-    ("intervention_request", "agent", 2),
-    ("test_drive", "bot", 6),
-    ("workshop_appointment", "bot", 8),
-    ("tradein_valuation", "bot", 3),
-    ("whatsapp_reminder", "bot", 40),
-    ("crm_lead", "bot", 20),
-    ("mql_to_sql", "bot", 2),
-    ("whatsapp_concierge", "bot", 12),
-    ("whatsapp_standard_reply", "bot", 10),
-    ("contact_engaged", "team", 45),
-]
 
 # The hand-written twin of the ORM query of billing.usage.month_usage (same joins, same
 # aggregates, same grouping): what the database alone costs.
@@ -239,6 +218,8 @@ def generate(conn) -> float:
     tz = billing_tz()
     tariffs = {t.code: t for t in Tariff.objects.all()}
     kinds, weights = [], []
+    from billing.demo import MIX  # the demo's mix of chats: (tariff, actor, weight)
+
     for code, actor, weight in MIX:
         points = getattr(tariffs[code], f"points_{actor}")
         assert points is not None, f"{code} is not offered to {actor}"

@@ -20,6 +20,19 @@ def _localized(obj, field: str) -> str:
     return getattr(obj, f"{field}_{'en' if lang == 'en' else 'fr'}")
 
 
+def points_not_negative(name: str) -> models.CheckConstraint:
+    """Points per actor are empty (not offered) or zero or more (0: included)."""
+    return models.CheckConstraint(
+        condition=(
+            (Q(points_agent__gte=0) | Q(points_agent__isnull=True))
+            & (Q(points_bot__gte=0) | Q(points_bot__isnull=True))
+            & (Q(points_team__gte=0) | Q(points_team__isnull=True))
+        ),
+        name=name,
+        violation_error_message=_("Points cannot be negative."),
+    )
+
+
 class Actor(models.TextChoices):
     AGENT = "agent", _("agent")
     BOT = "bot", _("bot")
@@ -327,15 +340,7 @@ class Tariff(models.Model):
         verbose_name_plural = _("tariffs")
         ordering = ["category", "code"]
         constraints = [
-            models.CheckConstraint(
-                condition=(
-                    (Q(points_agent__gte=0) | Q(points_agent__isnull=True))
-                    & (Q(points_bot__gte=0) | Q(points_bot__isnull=True))
-                    & (Q(points_team__gte=0) | Q(points_team__isnull=True))
-                ),
-                name="tariff_points_not_negative",
-                violation_error_message=_("Points cannot be negative."),
-            ),
+            points_not_negative("tariff_points_not_negative"),
         ]
 
     def __str__(self):
@@ -383,15 +388,7 @@ class TariffRate(models.Model):
         ordering = ["tariff", "effective_from", "id"]
         indexes = [models.Index(fields=["tariff", "effective_from"])]
         constraints = [
-            models.CheckConstraint(
-                condition=(
-                    (Q(points_agent__gte=0) | Q(points_agent__isnull=True))
-                    & (Q(points_bot__gte=0) | Q(points_bot__isnull=True))
-                    & (Q(points_team__gte=0) | Q(points_team__isnull=True))
-                ),
-                name="tariff_rate_points_not_negative",
-                violation_error_message=_("Points cannot be negative."),
-            ),
+            points_not_negative("tariff_rate_points_not_negative"),
         ]
 
     def __str__(self):

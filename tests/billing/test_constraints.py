@@ -141,34 +141,44 @@ def test_customer_vat_rate_and_siren_constraints():
     assert not Customer.objects.filter(code__in=["x1", "x2"]).exists()
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_concurrent_overlapping_subscriptions_leave_exactly_one():
-    """Eight threads race to subscribe the same customer from the same month: one wins."""
-    customer = CustomerFactory()
-    grow = Plan.objects.get(code="GROW")
-    barrier = threading.Barrier(8)
+def race(attempts):
+    """Run the callables at the same instant, one thread and connection each; return, per
+    callable, "stored" or "refused" (IntegrityError)."""
+    barrier = threading.Barrier(len(attempts))
     outcomes = []
 
-    def attempt(month):
+    def run(attempt):
         try:
             barrier.wait()
             with transaction.atomic():
-                Subscription.objects.create(
-                    customer=customer, plan=grow, first_month=date(2026, month, 1)
-                )
+                attempt()
             outcomes.append("stored")
         except IntegrityError:
             outcomes.append("refused")
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=attempt, args=(1 + n,)) for n in range(8)]
+    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(outcomes) == ["refused"] * 7 + ["stored"]
+    return sorted(outcomes)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_overlapping_subscriptions_leave_exactly_one():
+    """Eight threads race to subscribe the same customer from eight months: one wins."""
+    customer = CustomerFactory()
+    grow = Plan.objects.get(code="GROW")
+
+    def subscribe_from(month):
+        return lambda: Subscription.objects.create(
+            customer=customer, plan=grow, first_month=date(2026, month, 1)
+        )
+
+    assert race([subscribe_from(month) for month in range(1, 9)]) == ["refused"] * 7 + ["stored"]
     assert Subscription.objects.filter(customer=customer).count() == 1
 
 
@@ -177,23 +187,6 @@ def test_concurrent_overlapping_subscriptions_leave_exactly_one():
 def test_the_same_event_inserted_concurrently_is_stored_once():
     customer = CustomerFactory()
     tariff = Tariff.objects.get(code="test_drive")
-    barrier = threading.Barrier(10)
-    outcomes = []
-
-    def attempt():
-        try:
-            barrier.wait()
-            raw_event(customer, tariff=tariff).save()
-            outcomes.append("stored")
-        except IntegrityError:
-            outcomes.append("refused")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["refused"] * 9 + ["stored"]
+    outcomes = race([lambda: raw_event(customer, tariff=tariff).save()] * 10)
+    assert outcomes == ["refused"] * 9 + ["stored"]
     assert ChatEvent.objects.count() == 1
