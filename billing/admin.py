@@ -220,8 +220,6 @@ class TariffAdmin(admin.ModelAdmin):
     form = TariffChangeForm
     list_display = (
         "code",
-        "category",
-        "description",
         "in_force_today",
         "points_agent",
         "points_bot",
@@ -229,8 +227,8 @@ class TariffAdmin(admin.ModelAdmin):
         "effective_from",
     )
     list_editable = ("points_agent", "points_bot", "points_team", "effective_from")
-    list_filter = ("category", "unit")
     search_fields = ("code", "description_fr", "description_en")
+    list_display_links = ("code",)
     inlines = [TariffRateInline]
     fieldsets = (
         (None, {"fields": ("code", "category", "unit", "description_fr", "description_en")}),
