@@ -10,7 +10,7 @@ run generates 2,000,000 chat events over 200 customers and 12 months, 100,000 of
 target customer in the target month, loaded with COPY; later runs reuse them (--rebuild drops the
 database and starts again).
 
-It then times `billing.usage.month_statement()` (plan in force + one GROUP BY aggregate + pricing)
+It then times `billing.usage.month_statement()` (plan in force, tariffs, one GROUP BY, pricing)
 and the same aggregate written by hand and fetched with a plain psycopg cursor (the floor), checks
 that both give the same numbers, and prints the medians, p95s and their ratio (target <= 1.5).
 """
