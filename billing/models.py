@@ -222,11 +222,6 @@ class Subscription(models.Model):
         end = Month.of(self.last_month) if self.last_month else "…"
         return f"{self.customer.code}: {self.plan.code} {Month.of(self.first_month)} → {end}"
 
-    def covers(self, month: Month) -> bool:
-        return self.first_month <= month.first_day and (
-            self.last_month is None or month.first_day <= self.last_month
-        )
-
     def terms(self) -> PlanTerms:
         plan = self.plan
         if plan.is_custom:

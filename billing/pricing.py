@@ -138,10 +138,6 @@ class Statement:
         return self.terms.price_per_extra_point
 
     @property
-    def included_points_used(self) -> int:
-        return self.points_used - self.overage_points
-
-    @property
     def lines(self) -> tuple[UsageLine, ...]:
         return self.usage.lines
 

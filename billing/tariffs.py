@@ -69,20 +69,6 @@ class TariffBook:
         return PricedTariff(tariff.id, points)
 
 
-def tariff_points_on(*, tariff: Tariff, actor: str, day: date) -> int:
-    """The points of one chat of `tariff` by `actor` on `day` (one query)."""
-    _check_actor(actor)
-    rate = (
-        TariffRate.objects.filter(tariff=tariff, effective_from__lte=day, cancelled_at=None)
-        .order_by("-effective_from", "-id")
-        .first()
-    )
-    points = rate.points_for(actor) if rate is not None else None
-    if points is None:
-        raise _not_offered(tariff.code, actor)
-    return points
-
-
 def check_tariff_change(*, tariff: Tariff, effective_from: date, today: date | None = None) -> None:
     """Refuse a change that would reprice chats already charged (InvalidTariffChange)."""
     today = today or billing_today()

@@ -10,7 +10,7 @@ from billing.errors import InvalidTariffChange, NoPlanInForce
 from billing.ingest import InvalidChatEvent
 from billing.models import Tariff, TariffRate
 from billing.months import Month
-from billing.tariffs import tariff_change, tariff_points_on
+from billing.tariffs import TariffBook, tariff_change
 from billing.usage import month_statement, month_usage
 from tests.factories import CustomerFactory, enterprise_terms, record, subscribe
 
@@ -243,8 +243,8 @@ def test_a_tariff_change_leaves_last_month_unchanged(grow_customer, paris):
         ("test_drive", 2, 65 + 80)
     ]
     assert TariffRate.objects.filter(tariff=test_drive).count() == 2
-    assert tariff_points_on(tariff=test_drive, actor="agent", day=date(2026, 11, 14)) == 65
-    assert tariff_points_on(tariff=test_drive, actor="agent", day=date(2026, 11, 15)) == 80
+    assert TariffBook().price(test_drive.code, "agent", date(2026, 11, 14)).points == 65
+    assert TariffBook().price(test_drive.code, "agent", date(2026, 11, 15)).points == 80
 
 
 def test_a_statement_computed_before_a_change_is_the_same_after_it(grow_customer, paris):
@@ -297,7 +297,7 @@ def test_a_change_to_a_future_change_replaces_it(grow_customer):
             effective_from=date(2027, 1, 1),
             today=date(2026, 11, 10),
         )
-    assert tariff_points_on(tariff=tariff, actor="bot", day=date(2027, 1, 1)) == 8
+    assert TariffBook().price(tariff.code, "bot", date(2027, 1, 1)).points == 8
     assert TariffRate.objects.filter(tariff=tariff).count() == 3  # history keeps all three
     assert (
         TariffRate.objects.filter(tariff=tariff, cancelled_at__isnull=False).get().points_bot == 7
