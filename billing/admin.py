@@ -50,27 +50,60 @@ class PlanAdmin(admin.ModelAdmin):
 # --- Subscriptions (inline on the customer) ---------------------------------------------------
 
 
+def _overlap(a, b) -> bool:
+    """Two (first_month, last_month) periods share a month; None ends "until further notice"."""
+    return (b[1] is None or a[0] <= b[1]) and (a[1] is None or b[0] <= a[1])
+
+
 class SubscriptionFormSet(forms.models.BaseInlineFormSet):
+    """All of a customer's subscriptions, checked together: no overlap once saved, and an order
+    of saving in which no row ever overlaps another (the database checks each row as it is
+    written), found in `clean()` and kept in `save_order`."""
+
     def clean(self):
         super().clean()
-        periods = []
+        rows = []  # (form, period now stored or None, period once saved)
         for form in self.forms:
             data = getattr(form, "cleaned_data", None)
             if not data or data.get("DELETE") or not data.get("first_month"):
                 continue
-            periods.append((data["first_month"], data.get("last_month")))
-        for index, (first, last) in enumerate(periods):
-            for other_first, other_last in periods[index + 1 :]:
-                starts_before_other_ends = other_last is None or first <= other_last
-                other_starts_before_end = last is None or other_first <= last
-                if starts_before_other_ends and other_starts_before_end:
+            stored = None
+            if form.instance.pk is not None:
+                stored = (form.initial["first_month"], form.initial.get("last_month"))
+            rows.append((form, stored, (data["first_month"], data.get("last_month"))))
+        for index, (_form, _stored, period) in enumerate(rows):
+            for _other, _other_stored, other in rows[index + 1 :]:
+                if _overlap(period, other):
                     raise ValidationError(
                         _(
                             "Two subscriptions overlap (from %(a)s and from %(b)s): one customer "
                             "has one plan in force in a month."
                         )
-                        % {"a": Month.of(first), "b": Month.of(other_first)}
+                        % {"a": Month.of(period[0]), "b": Month.of(other[0])}
                     )
+        self.save_order = self._save_order(rows)
+
+    def _save_order(self, rows):
+        """Greedy: save next a row whose new period overlaps no other row as it stands."""
+        current = {id(form): stored for form, stored, _period in rows}
+        pending = [(form, period) for form, stored, period in rows if stored != period]
+        order = []
+        while pending:
+            for index, (form, period) in enumerate(pending):
+                others = (p for key, p in current.items() if key != id(form) and p is not None)
+                if not any(_overlap(period, other) for other in others):
+                    order.append(form)
+                    current[id(form)] = period
+                    del pending[index]
+                    break
+            else:
+                raise ValidationError(
+                    _(
+                        "These changes exchange months between subscriptions: save them in two "
+                        "steps (first shorten, then extend)."
+                    )
+                )
+        return order
 
 
 class SubscriptionInline(admin.TabularInline):
@@ -299,8 +332,9 @@ class TariffRateAdmin(admin.ModelAdmin):
         "points_team",
         "changed_by",
         "changed_at",
+        "cancelled_at",
     )
-    list_filter = ("tariff",)
+    list_filter = ("tariff", ("cancelled_at", admin.EmptyFieldListFilter))
     list_select_related = ("tariff", "changed_by")
     date_hierarchy = "effective_from"
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from customers.models import Customer, CustomerAccess
 
+from .errors import BillingError
 from .models import ChatEvent, Plan, Subscription, Tariff, TariffRate
 from .months import Month, billing_tz, current_month
 from .tariffs import TariffBook, tariff_change
@@ -260,9 +261,12 @@ def load_demo(*, now: datetime | None = None, stdout=None) -> dict:
             for event in _month_events(dealer, month, tz):
                 if event["occurred_at"] > now:
                     continue
-                priced = book.price(
-                    event["tariff"], event["actor"], event["occurred_at"].astimezone(tz).date()
-                )
+                try:
+                    priced = book.price(
+                        event["tariff"], event["actor"], event["occurred_at"].astimezone(tz).date()
+                    )
+                except BillingError:  # staff stopped offering it: the platform sends no such chat
+                    continue
                 rows.append(
                     ChatEvent(
                         source=SOURCE,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,10 +13,7 @@ from customers.models import Customer
 from .errors import BillingError
 from .models import ChatEvent, Unit
 from .months import Month, billing_tz
-from .tariffs import PricedTariff, TariffBook
-
-# A chat's time comes from the sender's clock: a few minutes ahead of ours is tolerated.
-FUTURE_TOLERANCE = timedelta(minutes=5)
+from .tariffs import FUTURE_TOLERANCE, PricedTariff, TariffBook
 
 
 class InvalidChatEvent(BillingError):

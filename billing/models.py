@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -55,7 +55,14 @@ class Unit(models.TextChoices):
 class Plan(models.Model):
     """BASE, GROW, SCALE and ENTERPRISE (whose terms are set per subscription)."""
 
-    code = models.CharField(_("code"), max_length=16, unique=True)
+    code = models.CharField(
+        _("code"),
+        max_length=16,
+        unique=True,
+        validators=[
+            RegexValidator(r"^[A-Z][A-Z0-9_]*$", _("Use capital letters, digits and underscores."))
+        ],
+    )
     name_fr = models.CharField(_("name (French)"), max_length=64)
     name_en = models.CharField(_("name (English)"), max_length=64)
     is_custom = models.BooleanField(
@@ -320,7 +327,16 @@ class Tariff(models.Model):
     means "not offered" for that actor, 0 means "included" (listed, free).
     """
 
-    code = models.SlugField(_("code"), max_length=64, unique=True)
+    code = models.SlugField(
+        _("code"),
+        max_length=64,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9_]+$", _("Use lower-case letters, digits and underscores only.")
+            )
+        ],
+    )
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     unit = models.CharField(_("charged"), max_length=16, choices=Unit.choices, default=Unit.CHAT)
     description_fr = models.CharField(_("description (French)"), max_length=200)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +13,16 @@ from django.utils.translation import gettext as _
 from .errors import InvalidTariffChange, TariffNotOffered, UnknownTariff
 from .models import Actor, Tariff, TariffRate, Unit
 from .months import today as billing_today
+
+# A chat's time comes from the sender's clock: up to a few minutes ahead of ours is accepted
+# (billing.ingest). So "today", for a tariff change, is the day of that moment: a change that a
+# chat may already have been priced with is never replaced nor backdated.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def change_day(now: datetime | None = None) -> date:
+    """The last day whose prices are settled: the billing day of now + FUTURE_TOLERANCE."""
+    return billing_today((now or timezone.now()) + FUTURE_TOLERANCE)
 
 
 def _not_offered(tariff_code: str, actor: str) -> TariffNotOffered:
@@ -71,7 +81,7 @@ class TariffBook:
 
 def check_tariff_change(*, tariff: Tariff, effective_from: date, today: date | None = None) -> None:
     """Refuse a change that would reprice chats already charged (InvalidTariffChange)."""
-    today = today or billing_today()
+    today = today or change_day()
     if effective_from <= today:
         raise InvalidTariffChange(
             _(
@@ -108,7 +118,7 @@ def tariff_change(
     engaged contact per month changes on the first day of a month, so one month's contacts all
     cost the same.
     """
-    today = today or billing_today()
+    today = today or change_day()
     check_tariff_change(tariff=tariff, effective_from=effective_from, today=today)
     for actor, points in (("agent", points_agent), ("bot", points_bot), ("team", points_team)):
         if points is not None and points < 0:

@@ -19,17 +19,6 @@ class CustomerAccessInline(admin.TabularInline):
     verbose_name_plural = _("dealer users who can see this customer")
 
 
-def _save_order(new, old) -> int:
-    """0 for a subscription whose months shrink, 1 for one that grows, 2 for a new one."""
-    if old is None:
-        return 2
-    starts_no_earlier = new.first_month >= old.first_month
-    ends_no_later = old.last_month is None or (
-        new.last_month is not None and new.last_month <= old.last_month
-    )
-    return 0 if starts_no_earlier and ends_no_later else 1
-
-
 class CustomerForm(forms.ModelForm):
     """Accepts a SIREN or VAT number typed with spaces or dots, as people write them."""
 
@@ -103,11 +92,11 @@ class CustomerAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not Subscription:
             return super().save_formset(request, form, formset, change)
-        # The database refuses overlapping subscriptions row by row: when a change of plan moves
-        # the boundary between two of them, save the one that shrinks before the one that grows.
+        # The database refuses overlapping subscriptions row by row: save them in the order the
+        # formset found in which no row ever overlaps another.
+        rank = {id(form.instance): index for index, form in enumerate(formset.save_order)}
         instances = formset.save(commit=False)
-        stored = Subscription.objects.in_bulk([i.pk for i in instances if i.pk is not None])
-        for instance in sorted(instances, key=lambda i: _save_order(i, stored.get(i.pk))):
+        for instance in sorted(instances, key=lambda i: rank.get(id(i), len(rank))):
             instance.save()
         formset.save_m2m()
 

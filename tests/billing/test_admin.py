@@ -13,7 +13,7 @@ from django.urls import reverse
 from billing.ingest import InvalidChatEvent
 from billing.models import ChatEvent, Plan, Tariff, TariffRate
 from billing.months import billing_tz, current_month, today
-from billing.tariffs import tariff_change
+from billing.tariffs import change_day, tariff_change
 from tests.factories import CustomerFactory, record, subscribe
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
@@ -217,7 +217,7 @@ def test_tariff_change_effective_today_or_earlier_is_refused(staff, days):
     assert response.status_code == 200
     expected = (
         f"effective from {effective.isoformat()}: a tariff change takes effect after today "
-        f"({today().isoformat()}), never retroactively."
+        f"({change_day().isoformat()}), never retroactively."
     )
     form = response.context["cl"].formset.forms[0]
     assert form.errors["effective_from"] == [expected]
@@ -237,7 +237,7 @@ def test_changing_points_without_a_new_date_is_refused(staff):
     assert response.status_code == 200
     assert response.context["cl"].formset.forms[0].errors["effective_from"] == [
         f"effective from 2022-01-01: a tariff change takes effect after today "
-        f"({today().isoformat()}), never retroactively."
+        f"({change_day().isoformat()}), never retroactively."
     ]
     assert _rates("test_drive") == [(datetime.date(2022, 1, 1), 65, 40, None)]
 

@@ -66,3 +66,26 @@ def test_command_prints_the_logins(capsys):
     for user, password in dealer_logins:
         assert f"login {user}  password {password}" in out
         assert get_user_model().objects.get(username=user).check_password(password)
+
+
+def test_a_tariff_staff_stopped_offering_is_skipped():
+    from datetime import timedelta
+
+    from billing.models import Tariff
+    from billing.tariffs import tariff_change
+
+    load_demo(now=NOW)
+    tariff_change(
+        tariff=Tariff.objects.get(code="mql_to_sql"),
+        points_agent=None,
+        points_bot=None,
+        points_team=None,
+        effective_from=(NOW + timedelta(days=1)).date(),
+        today=NOW.date(),
+    )
+    later = NOW + timedelta(days=3)
+    assert load_demo(now=later)["new_events"] > 0
+    stopped = ChatEvent.objects.filter(
+        tariff__code="mql_to_sql", occurred_at__gte=NOW + timedelta(days=1, hours=1)
+    )
+    assert not stopped.exists()

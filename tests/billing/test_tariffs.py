@@ -92,3 +92,66 @@ def test_the_history_marks_a_replaced_change_cancelled(staff):
     assert html.count("replaced before it took effect") == 1
     assert html.count("bot: 1 → 2") == 1  # the version in force compares with the one before
     assert "first version" in html
+
+
+def test_a_change_a_chat_may_already_be_priced_with_is_never_replaced(clock):
+    """Chats may be stamped up to 5 minutes ahead of our clock: at 23:57 on 30 November a chat
+    of 00:01 on 1 December is priced with December's change, so that change stays."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.factories import CustomerFactory, record, subscribe
+
+    paris = ZoneInfo("Europe/Paris")
+    customer = CustomerFactory()
+    subscribe(customer, "GROW")
+    clock.now = datetime(2026, 11, 20, 9, 0, tzinfo=paris)
+    engaged = Tariff.objects.get(code="contact_engaged")
+    tariff_change(
+        tariff=engaged,
+        points_agent=None,
+        points_bot=None,
+        points_team=3,
+        effective_from=date(2026, 12, 1),
+    )
+    clock.now = datetime(2026, 11, 30, 23, 57, tzinfo=paris)
+    early = record(
+        customer,
+        "contact_engaged",
+        "team",
+        datetime(2026, 12, 1, 0, 1, tzinfo=paris),
+        contact="early",
+    )
+    assert early.points == 3
+    tariff_change(  # meant to postpone December's change: too late, it is settled
+        tariff=engaged,
+        points_agent=None,
+        points_bot=None,
+        points_team=3,
+        effective_from=date(2027, 1, 1),
+    )
+    assert TariffRate.objects.filter(tariff=engaged, cancelled_at__isnull=False).count() == 0
+    assert TariffBook().price("contact_engaged", "team", date(2026, 12, 15)).points == 3
+
+
+def test_codes_cannot_differ_only_by_case():
+    from django.core.exceptions import ValidationError
+
+    from billing.models import Plan
+
+    tariff = Tariff(
+        code="CRM_LEAD",
+        category="other",
+        description_fr="x",
+        description_en="x",
+        points_bot=6,
+        effective_from=date(2026, 12, 1),
+    )
+    with pytest.raises(ValidationError) as refused:
+        tariff.full_clean()
+    assert refused.value.message_dict["code"] == [
+        "Use lower-case letters, digits and underscores only."
+    ]
+    with pytest.raises(ValidationError) as refused:
+        Plan(code="grow2027", name_fr="x", name_en="x", is_custom=True).full_clean()
+    assert refused.value.message_dict["code"] == ["Use capital letters, digits and underscores."]

@@ -583,3 +583,59 @@ def test_moving_a_plan_change_later_saves_the_shrinking_subscription_first(staff
         ("GROW", datetime.date(2026, 1, 1), m2.first_day),
         ("SCALE", m3.first_day, None),
     ]
+
+
+def _future_months(count):
+    months, month = [], current_month()
+    for _ in range(count):
+        month = month.next()
+        months.append(month.first_day)
+    return months
+
+
+def test_shifting_a_chain_of_plan_changes_later_saves_in_a_safe_order(staff):
+    m = _future_months(8)
+    customer = CustomerFactory(code="garage-toul")
+    subscribe(customer, "GROW", first_month=m[0], last_month=m[2])
+    subscribe(customer, "SCALE", first_month=m[3], last_month=m[5])
+    subscribe(customer, "BASE", first_month=m[6])
+    url, data = _change_payload(staff, customer)
+    data["subscriptions-0-last_month"] = m[3].isoformat()
+    data["subscriptions-1-first_month"] = m[4].isoformat()
+    data["subscriptions-1-last_month"] = m[6].isoformat()
+    data["subscriptions-2-first_month"] = m[7].isoformat()
+
+    response = staff.post(url, data, **EN)
+
+    assert response.status_code == 302
+    assert list(
+        Subscription.objects.filter(customer=customer)
+        .order_by("first_month")
+        .values_list("plan__code", "first_month", "last_month")
+    ) == [("GROW", m[0], m[3]), ("SCALE", m[4], m[6]), ("BASE", m[7], None)]
+
+
+def test_exchanging_months_between_subscriptions_asks_for_two_steps(staff):
+    m = _future_months(4)
+    customer = CustomerFactory(code="garage-bar")
+    subscribe(customer, "GROW", first_month=m[0], last_month=m[1])
+    subscribe(customer, "SCALE", first_month=m[2], last_month=m[3])
+    url, data = _change_payload(staff, customer)
+    data["subscriptions-0-first_month"], data["subscriptions-0-last_month"] = (
+        m[2].isoformat(),
+        m[3].isoformat(),
+    )
+    data["subscriptions-1-first_month"], data["subscriptions-1-last_month"] = (
+        m[0].isoformat(),
+        m[1].isoformat(),
+    )
+
+    response = staff.post(url, data, **EN)
+
+    assert response.status_code == 200
+    assert "save them in two steps" in response.content.decode()
+    assert list(
+        Subscription.objects.filter(customer=customer)
+        .order_by("first_month")
+        .values_list("plan__code", "first_month")
+    ) == [("GROW", m[0]), ("SCALE", m[2])]

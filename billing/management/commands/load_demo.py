@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from billing.demo import load_demo
 
@@ -14,15 +15,21 @@ class Command(BaseCommand):
     def handle(self, *args, url, **options):
         result = load_demo()
         staff_user, staff_password = result["staff"]
+        login = _("login %(user)s  password %(password)s")
         self.stdout.write(
-            f"Demo data: {result['customers']} dealers, {result['new_events']} new chat events."
+            _("Demo data: %(customers)s dealers, %(events)s new chat events.")
+            % {"customers": result["customers"], "events": result["new_events"]}
         )
         self.stdout.write("")
-        self.stdout.write(f"  Admin (staff):  {url.rstrip('/')}/admin/")
-        self.stdout.write(f"    login {staff_user}  password {staff_password}")
+        self.stdout.write(_("  Admin (staff):  %(url)s") % {"url": f"{url.rstrip('/')}/admin/"})
+        self.stdout.write("    " + login % {"user": staff_user, "password": staff_password})
         for (user, password), code in result["dealers"]:
-            self.stdout.write(f"  Dealer {code}:  login {user}  password {password}")
+            self.stdout.write(
+                _("  Dealer %(code)s:") % {"code": code}
+                + "  "
+                + login % {"user": user, "password": password}
+            )
         self.stdout.write(
-            "  (dealer logins are for the dealer portal; staff see every dealer in the admin)"
+            _("  (dealer logins are for the dealer portal; staff see every dealer in the admin)")
         )
         self.stdout.write("")
