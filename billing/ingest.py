@@ -48,13 +48,14 @@ def chat_event_price(
             _("%(value)s is in the future: a chat is reported once it is completed.")
             % {"value": occurred_at.isoformat()},
         )
+    day = occurred_at.astimezone(billing_tz()).date()
     try:
-        Month.containing(occurred_at, billing_tz())
+        Month.of(day)  # within the billing years
     except BillingError as error:
         raise InvalidChatEvent("occurred_at", str(error)) from None
     book = book or TariffBook()
     try:
-        priced = book.price(tariff_code, actor, occurred_at.astimezone(billing_tz()).date())
+        priced = book.price(tariff_code, actor, day)
     except BillingError as error:
         raise InvalidChatEvent("tariff", str(error)) from None
     if book.tariff(tariff_code).unit == Unit.CONTACT_MONTH and not contact:
