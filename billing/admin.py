@@ -10,9 +10,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .errors import BillingError
-from .ingest import InvalidChatEvent, chat_event_price, chat_event_record
-from .models import Actor, ChatEvent, Plan, Subscription, Tariff, TariffRate
-from .months import Month, billing_tz, current_month
+from .models import Actor, Plan, Subscription, Tariff, TariffRate
+from .months import Month
 from .months import today as billing_today
 from .tariffs import check_tariff_change, tariff_change, tariff_create
 from .usage import month_statement
@@ -348,109 +347,4 @@ class TariffRateAdmin(admin.ModelAdmin):
         return False
 
 
-# --- Chat events -------------------------------------------------------------------------------
-
-
-class BillingMonthFilter(admin.SimpleListFilter):
-    title = _("billing month")
-    parameter_name = "month"
-
-    def lookups(self, request, model_admin):
-        month = current_month()
-        choices = []
-        for _index in range(13):
-            choices.append((str(month), str(month)))
-            month = month.previous()
-        return choices
-
-    def queryset(self, request, queryset):
-        if not self.value():
-            return queryset
-        try:
-            start, end = Month.parse(self.value()).bounds(billing_tz())
-        except BillingError:
-            return queryset.none()
-        return queryset.filter(occurred_at__gte=start, occurred_at__lt=end)
-
-
-class ChatEventAddForm(forms.ModelForm):
-    class Meta:
-        model = ChatEvent
-        fields = (
-            "source",
-            "external_id",
-            "customer",
-            "tariff",
-            "actor",
-            "contact",
-            "occurred_at",
-            "metadata",
-        )
-
-    def clean(self):
-        cleaned = super().clean()
-        tariff, actor, occurred_at = (cleaned.get(k) for k in ("tariff", "actor", "occurred_at"))
-        if tariff and actor and occurred_at:
-            try:
-                chat_event_price(
-                    tariff_code=tariff.code,
-                    actor=actor,
-                    occurred_at=occurred_at,
-                    contact=cleaned.get("contact", ""),
-                )
-            except InvalidChatEvent as error:
-                self.add_error(error.field, error.message)
-        return cleaned
-
-
-@admin.register(ChatEvent)
-class ChatEventAdmin(admin.ModelAdmin):
-    list_display = (
-        "occurred_at",
-        "customer_code",
-        "tariff",
-        "actor",
-        "contact",
-        "points",
-        "external_id",
-    )
-    list_filter = (BillingMonthFilter, "actor", "tariff", "customer")
-    search_fields = ("=external_id", "=contact", "=customer__code")
-    date_hierarchy = "occurred_at"
-    list_select_related = ("customer", "tariff")
-    show_full_result_count = False
-    list_per_page = 50
-    readonly_fields = ("points", "received_at")
-
-    @admin.display(description=_("customer"), ordering="customer__code")
-    def customer_code(self, event):
-        return event.customer.code
-
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = ChatEventAddForm
-        return super().get_form(request, obj, **kwargs)
-
-    def has_change_permission(self, request, obj=None):
-        return False  # a received chat is a fact: staff view it, never edit it
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
-        try:
-            saved = chat_event_record(
-                source=data["source"],
-                external_id=data["external_id"],
-                customer=data["customer"],
-                tariff_code=data["tariff"].code,
-                actor=data["actor"],
-                contact=data.get("contact", ""),
-                occurred_at=data["occurred_at"],
-                metadata=data.get("metadata"),
-            )
-        except InvalidChatEvent as error:  # checked by the form already: a race at most
-            raise ValidationError({error.field: error.message}) from None
-        obj.pk = saved.pk
-        obj.points = saved.points
+from . import admin_events  # noqa: E402, F401  (chat events, CSV import, API tokens)

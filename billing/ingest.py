@@ -1,19 +1,42 @@
-"""Chat events in: validate, price at the tariff in force on the chat's day, store once."""
+"""Chat events in: validate, price at the tariff in force on the chat's day, store once.
+
+One service, `events_ingest`, takes a batch of events as the sender wrote them (the API's JSON
+objects, the CSV importer's rows, the admin's form) so that every way in follows the same rules:
+
+- each event is checked on its own, and refused with a message per field naming the value and
+  the reason; the valid events of a batch are stored even when others are refused;
+- (source, id) is stored once, for ever (a unique constraint): the same id again with the same
+  content is a duplicate (counted, nothing changes), with other content it is refused as a
+  conflict with the event already received;
+- points are priced when the chat is received, with the tariff version in force on its day;
+- a chat of a month whose invoice is already issued is stored and marked late (rule 9).
+
+The write is one transaction and one set-based INSERT … ON CONFLICT DO NOTHING per batch.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
 
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from customers.models import Customer
 
 from .errors import BillingError
-from .models import ChatEvent, Unit
+from .models import Actor, ChatEvent, Invoice, InvoiceStatus, Subscription, Unit
 from .months import Month, billing_tz
-from .tariffs import FUTURE_TOLERANCE, PricedTariff, TariffBook
+from .tariffs import FUTURE_TOLERANCE, TariffBook
+
+MAX_BATCH = 1000
+MAX_META_BYTES = 4096
+_RETRIES = 5  # a batch that lost a deadlock (it should not: rows are locked in a fixed order)
 
 
 class InvalidChatEvent(BillingError):
@@ -23,48 +46,465 @@ class InvalidChatEvent(BillingError):
         self.message = message
 
 
-def chat_event_price(
-    *,
-    tariff_code: str,
-    actor: str,
-    occurred_at: datetime,
-    contact: str = "",
-    book: TariffBook | None = None,
-    now: datetime | None = None,
-) -> PricedTariff:
-    """Check one chat and price it with the tariff version in force on its billing day.
+class EventIn(BaseModel):
+    """One completed chat as the sender reports it (the API body and the CSV columns)."""
 
-    Raises InvalidChatEvent naming the field, the value and the reason.
-    """
-    if timezone.is_naive(occurred_at):
+    model_config = ConfigDict(extra="forbid", title="ChatEventIn")
+
+    id: str = Field(
+        min_length=1, max_length=100, description="The sender's id of the chat, unique per source."
+    )
+    customer: str = Field(min_length=1, max_length=64, description="The customer's code.")
+    tariff: str = Field(min_length=1, max_length=64, description="The tariff's code.")
+    actor: str = Field(
+        description="Who completed the chat.", json_schema_extra={"enum": list(Actor.values)}
+    )
+    contact: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The contact's id; required for tariffs charged per engaged contact.",
+    )
+    occurred_at: str = Field(
+        description="When the chat was completed: ISO 8601 with an offset.",
+        json_schema_extra={"format": "date-time"},
+    )
+    meta: dict[str, Any] | None = Field(
+        default=None, description="Anything the sender wants to keep with the chat (≤ 4 KB)."
+    )
+
+
+FIELDS = tuple(EventIn.model_fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    id: str | None
+    errors: dict[str, str]
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    late: int = 0  # accepted chats of a month already invoiced
+    unbilled: int = 0  # accepted chats of a month with no plan in force (yet)
+
+
+@dataclass(slots=True)
+class _Ready:
+    """A valid event, priced, ready to store."""
+
+    index: int
+    external_id: str
+    customer_id: int
+    tariff_id: int
+    actor: str
+    contact: str
+    occurred_at: datetime
+    points: int
+    meta: dict
+    month: date
+    late: bool = False
+
+    def content(self) -> tuple:
+        return (
+            self.customer_id,
+            self.tariff_id,
+            self.actor,
+            self.contact,
+            self.occurred_at,
+            self.meta,
+        )
+
+
+_CONTENT_FIELDS = ("customer", "tariff", "actor", "contact", "occurred_at", "meta")
+
+
+def _show(value: Any) -> str:
+    """A value quoted for a message, cut short."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) > 60:
+        text = text[:57] + "…"
+    return f"'{text}'" if isinstance(value, str) else text
+
+
+def _type_errors(error: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for item in error.errors(include_url=False):
+        name = str(item["loc"][0]) if item["loc"] else "event"
+        if name in errors:
+            continue
+        kind, value = item["type"], item.get("input")
+        if kind == "missing":
+            message = _("%(field)s is required.") % {"field": name}
+        elif kind == "extra_forbidden":
+            message = _("%(field)s is not a field of a chat event (fields: %(fields)s).") % {
+                "field": name,
+                "fields": ", ".join(FIELDS),
+            }
+        elif kind == "string_type":
+            message = _("%(value)s is not text.") % {"value": _show(value)}
+        elif kind == "string_too_short":
+            message = _("%(field)s is empty.") % {"field": name}
+        elif kind == "string_too_long":
+            message = _("%(value)s is longer than %(max)d characters.") % {
+                "value": _show(value),
+                "max": item["ctx"]["max_length"],
+            }
+        elif kind == "dict_type":
+            message = _("%(value)s is not a JSON object.") % {"value": _show(value)}
+        else:  # pragma: no cover - the model has no other kind of field
+            message = _("%(value)s is not valid.") % {"value": _show(value)}
+        errors[name] = message
+    return errors
+
+
+def parse_occurred_at(value: str, *, now: datetime) -> datetime:
+    """The chat's moment: ISO 8601 with an offset, not in the future, within the billing years."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
         raise InvalidChatEvent(
             "occurred_at",
-            _("%(value)s has no time zone offset.") % {"value": occurred_at.isoformat()},
+            _("%(value)s is not an ISO 8601 date and time, such as 2026-11-27T14:05:00+01:00.")
+            % {"value": _show(value)},
+        ) from None
+    if timezone.is_naive(moment):
+        raise InvalidChatEvent(
+            "occurred_at",
+            _("%(value)s has no time zone offset (such as +01:00 or Z).") % {"value": _show(value)},
         )
-    now = now or timezone.now()
-    if occurred_at > now + FUTURE_TOLERANCE:
+    if moment > now + FUTURE_TOLERANCE:
         raise InvalidChatEvent(
             "occurred_at",
             _("%(value)s is in the future: a chat is reported once it is completed.")
-            % {"value": occurred_at.isoformat()},
+            % {"value": _show(value)},
         )
-    day = occurred_at.astimezone(billing_tz()).date()
     try:
-        Month.of(day)  # within the billing years
+        Month.of(moment.astimezone(billing_tz()).date())  # within the billing years
     except BillingError as error:
-        raise InvalidChatEvent("occurred_at", str(error)) from None
+        raise InvalidChatEvent("occurred_at", f"{_show(value)}: {error}") from None
+    return moment
+
+
+class _Checker:
+    """Checks and prices events against what one batch needs: its customers and the tariffs."""
+
+    def __init__(self, *, customers: dict[str, int], book: TariffBook, now: datetime):
+        self.customers = customers
+        self.book = book
+        self.now = now
+        self.tz = billing_tz()
+
+    def check(self, index: int, event: EventIn) -> _Ready | dict[str, str]:
+        errors: dict[str, str] = {}
+        customer_id = self.customers.get(event.customer)
+        if customer_id is None:
+            errors["customer"] = _("%(value)s is not a known customer.") % {
+                "value": _show(event.customer)
+            }
+        moment = None
+        try:
+            moment = parse_occurred_at(event.occurred_at, now=self.now)
+        except InvalidChatEvent as error:
+            errors[error.field] = error.message
+        if event.actor not in Actor.values:
+            errors["actor"] = _("%(value)s is not an actor: use one of %(choices)s.") % {
+                "value": _show(event.actor),
+                "choices": ", ".join(Actor.values),
+            }
+        points = tariff_id = None
+        try:
+            tariff = self.book.tariff(event.tariff)
+        except BillingError as error:
+            errors["tariff"] = str(error)
+        else:
+            if tariff.unit == Unit.CONTACT_MONTH and not event.contact:
+                errors["contact"] = _(
+                    "%(tariff)s is charged per contact: the contact is required."
+                ) % {"tariff": event.tariff}
+            if moment is not None and "actor" not in errors:
+                try:
+                    priced = self.book.price(
+                        event.tariff, event.actor, moment.astimezone(self.tz).date()
+                    )
+                except BillingError as error:
+                    errors["tariff"] = str(error)
+                else:
+                    points, tariff_id = priced.points, priced.tariff_id
+        if event.meta:
+            size = len(json.dumps(event.meta, ensure_ascii=False, separators=(",", ":")).encode())
+            if size > MAX_META_BYTES:
+                errors["meta"] = _("%(size)d bytes: meta holds at most %(max)d bytes of JSON.") % {
+                    "size": size,
+                    "max": MAX_META_BYTES,
+                }
+        if errors:
+            return errors
+        local_day = moment.astimezone(self.tz).date()
+        return _Ready(
+            index=index,
+            external_id=event.id,
+            customer_id=customer_id,
+            tariff_id=tariff_id,
+            actor=event.actor,
+            contact=event.contact or "",
+            occurred_at=moment,
+            points=points,
+            meta=event.meta or {},
+            month=local_day.replace(day=1),
+        )
+
+
+def _conflict(external_id: str, fields: Iterable[str]) -> dict[str, str]:
+    return {
+        "id": _(
+            "%(value)s conflicts with the chat event already received with this id "
+            "(%(fields)s differ): an event is stored once and never changed."
+        )
+        % {"value": _show(external_id), "fields": ", ".join(fields)}
+    }
+
+
+def _differences(one: tuple, other: tuple) -> list[str]:
+    return [name for name, a, b in zip(_CONTENT_FIELDS, one, other, strict=True) if a != b]
+
+
+def events_prepare(
+    *, events: Sequence[Any], now: datetime | None = None, book: TariffBook | None = None
+) -> tuple[list[_Ready], list[Rejection], int]:
+    """Check and price a batch without writing: (valid events, refusals, duplicates in the batch).
+
+    A later event with the id of an earlier one of the batch is a duplicate of it, or a conflict.
+    """
+    now = now or timezone.now()
     book = book or TariffBook()
-    try:
-        priced = book.price(tariff_code, actor, day)
-    except BillingError as error:
-        raise InvalidChatEvent("tariff", str(error)) from None
-    if book.tariff(tariff_code).unit == Unit.CONTACT_MONTH and not contact:
-        raise InvalidChatEvent(
-            "contact",
-            _("%(tariff)s is charged per contact: the contact is required.")
-            % {"tariff": tariff_code},
+    parsed: list[tuple[int, EventIn]] = []
+    rejected: list[Rejection] = []
+    for index, raw in enumerate(events):
+        if not isinstance(raw, dict):
+            rejected.append(
+                Rejection(
+                    index,
+                    None,
+                    {"event": _("%(value)s is not a JSON object.") % {"value": _show(raw)}},
+                )
+            )
+            continue
+        try:
+            parsed.append((index, EventIn.model_validate(raw)))
+        except ValidationError as error:
+            raw_id = raw.get("id")
+            rejected.append(
+                Rejection(index, raw_id if isinstance(raw_id, str) else None, _type_errors(error))
+            )
+    codes = {event.customer for _index, event in parsed}
+    customers = dict(Customer.objects.filter(code__in=codes).values_list("code", "id"))
+    checker = _Checker(customers=customers, book=book, now=now)
+    ready: dict[str, _Ready] = {}
+    duplicates = 0
+    for index, event in parsed:
+        outcome = checker.check(index, event)
+        if isinstance(outcome, dict):
+            rejected.append(Rejection(index, event.id, outcome))
+            continue
+        first = ready.get(outcome.external_id)
+        if first is None:
+            ready[outcome.external_id] = outcome
+        elif first.content() == outcome.content():
+            duplicates += 1
+        else:
+            rejected.append(
+                Rejection(
+                    index,
+                    event.id,
+                    _conflict(event.id, _differences(first.content(), outcome.content())),
+                )
+            )
+    return list(ready.values()), rejected, duplicates
+
+
+# --- Writing -----------------------------------------------------------------------------------
+
+
+_PG_INSERT = """
+INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact,
+                               occurred_at, points, metadata, received_at, late)
+SELECT %s, e.external_id, e.customer_id, e.tariff_id, e.actor, e.contact, e.occurred_at,
+       e.points, e.metadata, %s, e.late
+FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[],
+            %s::timestamptz[], %s::integer[], %s::jsonb[], %s::boolean[])
+     AS e(external_id, customer_id, tariff_id, actor, contact, occurred_at, points, metadata, late)
+ON CONFLICT (source, external_id) DO NOTHING
+RETURNING external_id
+"""
+_GENERIC_INSERT = (
+    "INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact, "
+    "occurred_at, points, metadata, received_at, late) VALUES {values} "
+    "ON CONFLICT (source, external_id) DO NOTHING RETURNING external_id"
+)
+
+
+def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -> set[str]:
+    cursor.execute(
+        _PG_INSERT,
+        [
+            source,
+            now,
+            [row.external_id for row in rows],
+            [row.customer_id for row in rows],
+            [row.tariff_id for row in rows],
+            [row.actor for row in rows],
+            [row.contact for row in rows],
+            [row.occurred_at for row in rows],
+            [row.points for row in rows],
+            [json.dumps(row.meta, ensure_ascii=False) for row in rows],
+            [row.late for row in rows],
+        ],
+    )
+    return {external_id for (external_id,) in cursor.fetchall()}
+
+
+def _insert_generic(cursor, source: str, rows: list[_Ready], now: datetime) -> set[str]:
+    ops = connection.ops
+    received = ops.adapt_datetimefield_value(now)
+    inserted: set[str] = set()
+    placeholders = "(" + ", ".join(["%s"] * 11) + ")"
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        params: list[Any] = []
+        for row in chunk:
+            params += [
+                source,
+                row.external_id,
+                row.customer_id,
+                row.tariff_id,
+                row.actor,
+                row.contact,
+                ops.adapt_datetimefield_value(row.occurred_at),
+                row.points,
+                json.dumps(row.meta, ensure_ascii=False),
+                received,
+                row.late,
+            ]
+        values = ", ".join([placeholders] * len(chunk))  # placeholders only, never data
+        cursor.execute(_GENERIC_INSERT.format(values=values), params)
+        inserted.update(external_id for (external_id,) in cursor.fetchall())
+    return inserted
+
+
+def _lock_customers(cursor, customer_ids: list[int]) -> None:
+    """Hold the batch's customers (FOR KEY SHARE) until it commits.
+
+    Issuing an invoice locks its customer FOR UPDATE: it waits for the batches in flight, and the
+    batches that come after it see the invoice and mark their chats of its month late. (SQLite
+    runs one write transaction at a time: nothing to lock.)
+    """
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            "SELECT id FROM customers_customer WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+            [customer_ids],
         )
-    return priced
+
+
+def _store(source: str, rows: list[_Ready], now: datetime) -> tuple[set[str], dict[str, tuple]]:
+    """Insert the rows not yet stored; return the ids inserted and the content of the others."""
+    rows = sorted(rows, key=lambda row: row.external_id)  # one lock order for every batch
+    customer_ids = sorted({row.customer_id for row in rows})
+    months = {row.month for row in rows}
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lock_customers(cursor, customer_ids)
+        invoiced = set(
+            Invoice.objects.filter(
+                status=InvoiceStatus.ISSUED, customer_id__in=customer_ids, month__in=months
+            ).values_list("customer_id", "month")
+        )
+        for row in rows:
+            row.late = (row.customer_id, row.month) in invoiced
+        insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_generic
+        inserted = insert(cursor, source, rows, now)
+        others = [row.external_id for row in rows if row.external_id not in inserted]
+        existing = {}
+        if others:
+            for external_id, *content in ChatEvent.objects.filter(
+                source=source, external_id__in=others
+            ).values_list(
+                "external_id",
+                "customer_id",
+                "tariff_id",
+                "actor",
+                "contact",
+                "occurred_at",
+                "metadata",
+            ):
+                existing[external_id] = tuple(content)
+    return inserted, existing
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) in ("40P01", "40001")
+
+
+def events_ingest(
+    *,
+    source: str,
+    events: Sequence[Any],
+    now: datetime | None = None,
+    book: TariffBook | None = None,
+) -> IngestResult:
+    """Validate, price and store a batch of chat events from `source` (one transaction).
+
+    Returns what was accepted (newly stored), the duplicates (already stored with the same
+    content) and each refused event with its errors per field.
+    """
+    now = now or timezone.now()
+    rows, rejected, duplicates = events_prepare(events=events, now=now, book=book)
+    result = IngestResult(duplicates=duplicates, rejected=rejected)
+    if rows:
+        for attempt in range(_RETRIES):
+            try:
+                inserted, existing = _store(source, rows, now)
+                break
+            except OperationalError as error:
+                if not _is_deadlock(error) or attempt == _RETRIES - 1:
+                    raise
+        for row in rows:
+            if row.external_id in inserted:
+                result.accepted += 1
+                result.late += row.late
+                continue
+            stored = existing.get(row.external_id)
+            differ = _differences(stored, row.content()) if stored is not None else []
+            if not differ:
+                result.duplicates += 1
+            else:
+                result.rejected.append(
+                    Rejection(row.index, row.external_id, _conflict(row.external_id, differ))
+                )
+        result.unbilled = _count_unbilled([row for row in rows if row.external_id in inserted])
+    result.rejected.sort(key=lambda rejection: rejection.index)
+    return result
+
+
+def _count_unbilled(rows: list[_Ready]) -> int:
+    """How many of these chats fall in a month with no plan in force for their customer."""
+    if not rows:
+        return 0
+    covered: dict[int, list[tuple[date, date | None]]] = {}
+    for customer_id, first, last in Subscription.objects.filter(
+        customer_id__in={row.customer_id for row in rows}
+    ).values_list("customer_id", "first_month", "last_month"):
+        covered.setdefault(customer_id, []).append((first, last))
+    return sum(
+        1
+        for row in rows
+        if not any(
+            first <= row.month and (last is None or row.month <= last)
+            for first, last in covered.get(row.customer_id, ())
+        )
+    )
 
 
 def chat_event_record(
@@ -77,27 +517,37 @@ def chat_event_record(
     occurred_at: datetime,
     contact: str = "",
     metadata: dict | None = None,
-    book: TariffBook | None = None,
     now: datetime | None = None,
 ) -> ChatEvent:
-    """Store one completed chat, priced with the tariff version in force on its day."""
-    priced = chat_event_price(
-        tariff_code=tariff_code,
-        actor=actor,
-        occurred_at=occurred_at,
-        contact=contact,
-        book=book,
-        now=now,
+    """Store one chat through `events_ingest` (the admin's form, the tests).
+
+    Raises InvalidChatEvent for the first field refused; an event already received with the same
+    content is returned as it is.
+    """
+    event = {
+        "id": external_id,
+        "customer": customer.code,
+        "tariff": tariff_code,
+        "actor": actor,
+        "contact": contact or None,
+        "occurred_at": occurred_at.isoformat(),
+        "meta": metadata or None,
+    }
+    result = events_ingest(source=source, events=[event], now=now)
+    if result.rejected:
+        name, message = next(iter(result.rejected[0].errors.items()))
+        raise InvalidChatEvent(name, message)
+    return ChatEvent.objects.get(source=source, external_id=external_id)
+
+
+def events_void(*, events, reason: str, user) -> int:
+    """Void chats (kept, never deleted): they no longer count in the months not yet invoiced.
+
+    Returns how many were voided; chats already voided keep their first reason.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidChatEvent("reason", _("Say why these chats are voided."))
+    return events.filter(voided_at__isnull=True).update(
+        voided_at=timezone.now(), voided_by=user, void_reason=reason
     )
-    with transaction.atomic():
-        return ChatEvent.objects.create(
-            source=source,
-            external_id=external_id,
-            customer=customer,
-            tariff_id=priced.tariff_id,
-            actor=actor,
-            contact=contact,
-            occurred_at=occurred_at,
-            points=priced.points,
-            metadata=metadata or {},
-        )

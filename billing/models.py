@@ -432,15 +432,47 @@ class ChatEvent(models.Model):
     )
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    late = models.BooleanField(
+        _("late"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "Received after its month's invoice was issued: the issued invoice does not count it "
+            "(DOMAIN.md rule 9)."
+        ),
+    )
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("voided by"),
+    )
+    void_reason = models.TextField(_("reason for voiding"), blank=True, db_default="")
 
     class Meta:
         verbose_name = _("chat event")
         verbose_name_plural = _("chat events")
+        permissions = [("void_chatevent", _("Can void chat events"))]
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["customer", "occurred_at"], name="event_customer_time")]
+        indexes = [
+            models.Index(fields=["customer", "occurred_at"], name="event_customer_time"),
+            models.Index(
+                fields=["customer", "occurred_at"],
+                condition=Q(late=True, voided_at__isnull=True),
+                name="event_late",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "external_id"], name="event_unique_per_source"
+            ),
+            models.CheckConstraint(
+                condition=Q(voided_at__isnull=True) | ~Q(void_reason=""),
+                name="event_void_has_reason",
+                violation_error_message=_("A voided chat keeps the reason it was voided."),
             ),
             models.CheckConstraint(
                 condition=Q(points__gte=0),
@@ -456,3 +488,92 @@ class ChatEvent(models.Model):
 
     def __str__(self):
         return f"{self.source}:{self.external_id}"
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    ISSUED = "issued", _("issued")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class Invoice(models.Model):
+    """A customer's invoice for one billing month (DOMAIN.md rules 7-9).
+
+    Ingestion reads it to mark the chats of an already invoiced month as late.
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("customer")
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the billing month."))
+    status = models.CharField(
+        _("status"), max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
+    )
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        ordering = ["-month", "customer"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "month"],
+                condition=Q(status__in=["draft", "issued"]),
+                name="invoice_one_per_customer_month",
+                violation_error_message=_("This customer already has an invoice for this month."),
+            ),
+            models.CheckConstraint(
+                condition=Q(month__day=1),
+                name="invoice_month_on_the_first",
+                violation_error_message=_("An invoice's month is given by its first day."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(issued_at__isnull=False),
+                name="invoice_issued_has_date",
+                violation_error_message=_("An issued invoice has its date of issue."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.customer.code} {self.month:%Y-%m}"
+
+
+class ApiToken(models.Model):
+    """A secret with which an integration (the source of chat events) calls the API.
+
+    Only its SHA-256 is stored: the token is shown once, when it is created.
+    """
+
+    source = models.CharField(
+        _("source"),
+        max_length=64,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9][a-z0-9_.-]*$",
+                _("Lower-case letters, digits, dots, dashes and underscores."),
+            )
+        ],
+        help_text=_("The integration that reports chats with this token, e.g. chat-platform."),
+    )
+    prefix = models.CharField(_("prefix"), max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+        editable=False,
+    )
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["source", "-created_at"]
+
+    def __str__(self):
+        return f"{self.source} ({self.prefix}…)"

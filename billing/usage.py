@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, DateField, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
@@ -25,9 +26,34 @@ def subscription_in_force(*, customer: Customer, month: Month) -> Subscription |
 
 
 def events_in_month(*, customer: Customer, month: Month):
-    """The customer's chat events of a billing month (bounds in the billing time zone)."""
+    """The customer's chat events of a billing month that count (bounds in the billing time
+    zone; voided chats are kept but no longer count)."""
     start, end = month.bounds(billing_tz())
-    return ChatEvent.objects.filter(customer=customer, occurred_at__gte=start, occurred_at__lt=end)
+    return ChatEvent.objects.filter(
+        customer=customer, occurred_at__gte=start, occurred_at__lt=end, voided_at__isnull=True
+    )
+
+
+def events_unbilled(events: QuerySet) -> QuerySet:
+    """The chats among `events` whose customer has no plan in force in their billing month.
+
+    They are stored (nothing is lost) and billed once a subscription covers their month.
+    """
+    covering = Subscription.objects.filter(
+        customer=OuterRef("customer"), first_month__lte=OuterRef("billing_month")
+    ).filter(Q(last_month__isnull=True) | Q(last_month__gte=OuterRef("billing_month")))
+    return events.annotate(
+        billing_month=TruncMonth("occurred_at", output_field=DateField(), tzinfo=billing_tz())
+    ).filter(~Exists(covering))
+
+
+def customer_attention(*, customer: Customer) -> dict[str, int]:
+    """Counts of the customer's chats that staff should look at: late and unbilled ones."""
+    counting = ChatEvent.objects.filter(customer=customer, voided_at__isnull=True)
+    return {
+        "late": counting.filter(late=True).count(),
+        "unbilled": events_unbilled(counting).count(),
+    }
 
 
 def month_usage(*, customer: Customer, month: Month) -> Usage:
