@@ -11,7 +11,7 @@ import json
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
@@ -83,7 +83,7 @@ def _batch_schema() -> dict:
 
 @api.post(
     "/chat-events",
-    response={200: IngestOut, 400: Error, 401: Error, 413: Error},
+    response={200: IngestOut, 400: Error, 401: Error, 413: Error, 415: Error},
     summary="Report completed chats",
     description=(
         f"Up to {MAX_BATCH} events per call. Each valid event is stored, priced at the tariff in "
@@ -104,38 +104,61 @@ def chat_events_post(request: HttpRequest):
     except ValueError:
         length = 0
     if length > MAX_BODY_BYTES:
-        return 413, {
-            "detail": _("The body has %(size)d bytes: a batch holds at most %(max)d bytes.")
-            % {"size": length, "max": MAX_BODY_BYTES}
-        }
+        return Status(
+            413,
+            {
+                "detail": _("The body has %(size)d bytes: a batch holds at most %(max)d bytes.")
+                % {"size": length, "max": MAX_BODY_BYTES}
+            },
+        )
+    if request.content_type != "application/json":
+        return Status(
+            415,
+            {
+                "detail": _(
+                    "Send the body as JSON, with Content-Type: application/json (not %(type)s)."
+                )
+                % {"type": request.content_type or "-"}
+            },
+        )
     shape = _('The body is a JSON object {"events": [ … ]}, each event a JSON object.')
     body = request.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
-        return 413, {
-            "detail": _("The body has more than %(max)d bytes: the most a batch holds.")
-            % {"max": MAX_BODY_BYTES}
-        }
+        return Status(
+            413,
+            {
+                "detail": _("The body has more than %(max)d bytes: the most a batch holds.")
+                % {"max": MAX_BODY_BYTES}
+            },
+        )
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
-        return 400, {
-            "detail": _("The body is not JSON (%(error)s).") % {"error": error} + " " + shape
-        }
+        return Status(
+            400, {"detail": _("The body is not JSON (%(error)s).") % {"error": error} + " " + shape}
+        )
     if not isinstance(document, dict) or set(document) != {"events"}:
-        return 400, {"detail": shape}
+        return Status(400, {"detail": shape})
     events = document["events"]
     if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
-        return 400, {"detail": shape}
+        return Status(400, {"detail": shape})
     if len(events) > MAX_BATCH:
-        return 413, {
-            "detail": _("%(count)d events: a batch holds at most %(max)d; send them in parts.")
-            % {"count": len(events), "max": MAX_BATCH}
-        }
+        return Status(
+            413,
+            {
+                "detail": _("%(count)d events: a batch holds at most %(max)d; send them in parts.")
+                % {"count": len(events), "max": MAX_BATCH}
+            },
+        )
     result = events_ingest(source=request.auth.source, events=events)
-    return 200, {
-        "accepted": result.accepted,
-        "duplicates": result.duplicates,
-        "rejected": [
-            {"index": item.index, "id": item.id, "errors": item.errors} for item in result.rejected
-        ],
-    }
+    return Status(
+        200,
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "rejected": [
+                {"index": item.index, "id": item.id, "errors": item.errors}
+                for item in result.rejected
+            ],
+        },
+    )

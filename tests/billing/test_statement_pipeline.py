@@ -178,7 +178,9 @@ def test_a_tariff_not_offered_for_the_actor_is_refused(grow_customer, paris):
 def test_unknown_tariff_naive_time_and_missing_contact_are_refused(grow_customer, paris):
     with pytest.raises(InvalidChatEvent, match="'payment_link' is not a known tariff"):
         record(grow_customer, "payment_link", "bot", paris(2026, 10, 2, 10))
-    with pytest.raises(InvalidChatEvent, match="occurred_at: 2026-10-02T10:00:00 has no time"):
+    with pytest.raises(
+        InvalidChatEvent, match="occurred_at: '2026-10-02T10:00:00' has no time zone offset"
+    ):
         record(grow_customer, "crm_lead", "bot", datetime(2026, 10, 2, 10))
     with pytest.raises(InvalidChatEvent, match="contact: contact_engaged is charged per contact"):
         record(grow_customer, "contact_engaged", "team", paris(2026, 10, 2, 10))

@@ -1,0 +1,117 @@
+"""Real concurrency on PostgreSQL: clients posting the same events at once store each one once."""
+
+import json
+import random
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from billing.models import ChatEvent
+from billing.tokens import api_token_create
+from tests.factories import CustomerFactory, subscribe
+
+# The points of the DOMAIN.md table, written out here as the oracle (not read from the code).
+POINTS = {
+    ("test_drive", "agent"): 65,
+    ("test_drive", "bot"): 40,
+    ("quote_request", "agent"): 65,
+    ("crm_lead", "bot"): 6,
+    ("contact_engaged", "team"): 2,
+}
+
+
+def universe(size, customers):
+    rng = random.Random(2026)
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    events = []
+    for n in range(size):
+        tariff, actor = rng.choice(sorted(POINTS))
+        moment = start + timedelta(minutes=rng.randrange(60 * 24 * 50))
+        event = {
+            "id": f"chat-{n:05d}",
+            "customer": rng.choice(customers),
+            "tariff": tariff,
+            "actor": actor,
+            "occurred_at": moment.isoformat(),
+        }
+        if tariff == "contact_engaged":
+            event["contact"] = f"+3360000{rng.randrange(500):04d}"
+        events.append(event)
+    return events
+
+
+def run_clients(token, bodies_per_client):
+    barrier = threading.Barrier(len(bodies_per_client))
+    answers, failures = [], []
+
+    def client_run(bodies):
+        client = Client()
+        try:
+            barrier.wait()
+            for body in bodies:
+                response = client.post(
+                    "/api/v1/chat-events",
+                    json.dumps(body),
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {token}",
+                )
+                answers.append((response.status_code, response.json()))
+        except Exception as error:  # noqa: BLE001 - reported below
+            failures.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client_run, args=(b,)) for b in bodies_per_client]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    return answers
+
+
+@pytest.fixture
+def customers():
+    codes = ["garage-dupont", "lyon-automobiles", "nice-motors"]
+    for code in codes:
+        subscribe(CustomerFactory(code=code), "GROW", first_month=date(2026, 1, 1))
+    return codes
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_eight_clients_posting_overlapping_shuffled_batches_store_each_event_once(customers):
+    token = api_token_create(source="chat-platform")[1]
+    events = universe(2400, customers)
+    shared, own = events[:720], events[720:]  # 30 % of the ids are sent by every client
+    rng = random.Random(8)
+    bodies_per_client = []
+    for client_number in range(8):
+        mine = shared + own[client_number::8]
+        rng.shuffle(mine)
+        bodies_per_client.append([{"events": mine[i : i + 150]} for i in range(0, len(mine), 150)])
+    answers = run_clients(token, bodies_per_client)
+
+    assert {status for status, _body in answers} == {200}
+    assert all(body["rejected"] == [] for _status, body in answers)
+    sent = sum(len(body["events"]) for bodies in bodies_per_client for body in bodies)
+    assert sum(body["accepted"] for _s, body in answers) == len(events)
+    assert sum(body["duplicates"] for _s, body in answers) == sent - len(events)
+    assert ChatEvent.objects.count() == len(events)
+    oracle = sum(POINTS[(event["tariff"], event["actor"])] for event in events)
+    assert sum(ChatEvent.objects.values_list("points", flat=True)) == oracle
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_same_event_posted_20_times_at_once_is_stored_once(customers):
+    token = api_token_create(source="chat-platform")[1]
+    body = {"events": universe(1, customers)}
+    answers = run_clients(token, [[body]] * 20)
+    assert sorted((status, b["accepted"], b["duplicates"]) for status, b in answers) == [
+        (200, 0, 1)
+    ] * 19 + [(200, 1, 0)]
+    assert ChatEvent.objects.count() == 1
