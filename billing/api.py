@@ -7,15 +7,13 @@ own, and the valid ones are stored (billing.ingest.events_ingest).
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
-from .ingest import MAX_BATCH, MAX_META_BYTES, EventIn, events_ingest
+from .ingest import MAX_BATCH, MAX_META_BYTES, EventIn, events_ingest, loads_json
 from .tokens import api_token_authenticate
 
 # 1,000 events with 4 KB of meta each, and their fields: a bigger body is refused unread.
@@ -132,7 +130,7 @@ def chat_events_post(request: HttpRequest):
             },
         )
     try:
-        document = json.loads(body)
+        document = loads_json(body)
     except (ValueError, UnicodeDecodeError) as error:
         return Status(
             400, {"detail": _("The body is not JSON (%(error)s).") % {"error": error} + " " + shape}

@@ -8,14 +8,13 @@ their line number as they come, never collected.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
 from .errors import BillingError
-from .ingest import FIELDS, MAX_BATCH, events_ingest
+from .ingest import FIELDS, MAX_BATCH, events_ingest, loads_json
 from .tariffs import TariffBook
 
 REQUIRED = ("id", "customer", "tariff", "actor", "occurred_at")
@@ -89,7 +88,7 @@ def _event(row: dict) -> tuple[dict, dict[str, str]]:
         event[name] = value
     if "meta" in event:
         try:
-            event["meta"] = json.loads(event["meta"])
+            event["meta"] = loads_json(event["meta"])
         except ValueError:
             errors["meta"] = _("%(value)r is not JSON.") % {"value": event["meta"][:60]}
     return event, errors

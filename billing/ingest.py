@@ -153,12 +153,47 @@ def _type_errors(error: ValidationError) -> dict[str, str]:
                 "value": _show(value),
                 "max": item["ctx"]["max_length"],
             }
+        elif kind == "string_unicode":
+            message = _("%(field)s holds a NUL character or invalid Unicode.") % {"field": name}
         elif kind == "dict_type":
             message = _("%(value)s is not a JSON object.") % {"value": _show(value)}
         else:  # pragma: no cover - the model has no other kind of field
             message = _("%(value)s is not valid.") % {"value": _show(value)}
         errors[name] = message
     return errors
+
+
+_TEXT_FIELDS = ("id", "customer", "tariff", "actor", "contact", "occurred_at")
+
+
+def is_storable_text(value: str) -> bool:
+    """Text a database can store: valid Unicode (no lone surrogate) without NUL characters."""
+    if "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text_errors(event: EventIn) -> dict[str, str]:
+    return {
+        name: _("%(field)s holds a NUL character or invalid Unicode.") % {"field": name}
+        for name in _TEXT_FIELDS
+        if (value := getattr(event, name)) and not is_storable_text(value)
+    }
+
+
+def loads_json(text: str | bytes):
+    """json.loads, refusing NaN and Infinity (not JSON, and not storable)."""
+
+    def refuse(constant):
+        raise ValueError(_("%(value)s is not a JSON number") % {"value": constant})
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def parse_occurred_at(value: str, *, now: datetime) -> datetime:
@@ -235,8 +270,12 @@ class _Checker:
                 else:
                     points, tariff_id = priced.points, priced.tariff_id
         if event.meta:
-            size = len(json.dumps(event.meta, ensure_ascii=False, separators=(",", ":")).encode())
-            if size > MAX_META_BYTES:
+            dumped = json.dumps(event.meta, ensure_ascii=False, separators=(",", ":"))
+            if "\\u0000" in dumped or not is_storable_text(dumped):
+                errors["meta"] = _("%(field)s holds a NUL character or invalid Unicode.") % {
+                    "field": "meta"
+                }
+            elif (size := len(dumped.encode())) > MAX_META_BYTES:
                 errors["meta"] = _("%(size)d bytes: meta holds at most %(max)d bytes of JSON.") % {
                     "size": size,
                     "max": MAX_META_BYTES,
@@ -294,7 +333,11 @@ def events_prepare(
             )
             continue
         try:
-            parsed.append((index, EventIn.model_validate(raw)))
+            event = EventIn.model_validate(raw)
+            if errors := _text_errors(event):
+                rejected.append(Rejection(index, None, errors))
+                continue
+            parsed.append((index, event))
         except ValidationError as error:
             raw_id = raw.get("id")
             rejected.append(

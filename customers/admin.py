@@ -1,13 +1,17 @@
 from django import forms
 from django.contrib import admin
-from django.db.models import OuterRef, Q, Subquery
-from django.utils.formats import date_format
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from billing.admin import SubscriptionInline, render_statement
-from billing.models import Subscription
+from billing.models import ChatEvent, Subscription
 from billing.months import current_month
+from billing.usage import customer_attention
 
 from .models import Customer, CustomerAccess, normalize_siren, normalize_vat_number
 
@@ -57,16 +61,31 @@ class CustomerAdmin(admin.ModelAdmin):
         "plan_in_force",
         "vat_rate",
         "language",
+        "late_chats",
     )
     list_filter = ("country", "language")
     search_fields = ("code", "legal_name", "vat_number", "siren", "billing_emails")
     inlines = [SubscriptionInline, CustomerAccessInline]
-    readonly_fields = ("current_month_statement", "last_month_statement", "created_at")
+    readonly_fields = (
+        "current_month_statement",
+        "last_month_statement",
+        "created_at",
+        "chats_needing_attention",
+    )
     fieldsets = (
         (None, {"fields": ("code", "legal_name", "language")}),
         (_("Address"), {"fields": ("address", "postal_code", "city", "country")}),
         (_("Tax and invoicing"), {"fields": ("vat_number", "siren", "vat_rate", "billing_emails")}),
-        (_("Statements"), {"fields": ("current_month_statement", "last_month_statement")}),
+        (
+            _("Statements"),
+            {
+                "fields": (
+                    "chats_needing_attention",
+                    "current_month_statement",
+                    "last_month_statement",
+                )
+            },
+        ),
     )
 
     def get_fieldsets(self, request, obj=None):
@@ -80,7 +99,55 @@ class CustomerAdmin(admin.ModelAdmin):
             customer=OuterRef("pk"),
             first_month__lte=first_day,
         ).values("plan__code")[:1]
-        return super().get_queryset(request).annotate(plan_code=Subquery(in_force))
+        late = (
+            ChatEvent.objects.filter(customer=OuterRef("pk"), late=True, voided_at__isnull=True)
+            .order_by()
+            .values("customer")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(plan_code=Subquery(in_force), late_count=Coalesce(Subquery(late), 0))
+        )
+
+    @admin.display(description=_("late chats"), ordering="late_count")
+    def late_chats(self, customer):
+        if not customer.late_count:
+            return ""
+        url = reverse("admin:billing_chatevent_changelist")
+        return format_html(
+            '<a href="{}?customer__id__exact={}&amp;billing=late">{}</a>',
+            url,
+            customer.pk,
+            number_format(customer.late_count, force_grouping=True),
+        )
+
+    @admin.display(description=_("chats needing attention"))
+    def chats_needing_attention(self, customer):
+        counts = customer_attention(customer=customer)
+        url = reverse("admin:billing_chatevent_changelist")
+        return format_html(
+            '<a href="{}?customer__id__exact={}&amp;billing=late">{}</a> · '
+            '<a href="{}?customer__id__exact={}&amp;billing=unbilled">{}</a>',
+            url,
+            customer.pk,
+            ngettext(
+                "%(count)s late chat (its month was already invoiced)",
+                "%(count)s late chats (their month was already invoiced)",
+                counts["late"],
+            )
+            % {"count": number_format(counts["late"], force_grouping=True)},
+            url,
+            customer.pk,
+            ngettext(
+                "%(count)s unbilled chat (no plan in force that month)",
+                "%(count)s unbilled chats (no plan in force that month)",
+                counts["unbilled"],
+            )
+            % {"count": number_format(counts["unbilled"], force_grouping=True)},
+        )
 
     @admin.display(description=_("plan this month"), ordering="plan_code")
     def plan_in_force(self, customer):

@@ -146,6 +146,7 @@ def test_tokens_are_stored_hashed_and_their_use_is_recorded(dealer):
         ('{"events": [1]}', 'The body is a JSON object {"events": [ … ]}'),
         ('{"events": [], "more": 1}', 'The body is a JSON object {"events": [ … ]}'),
         (b"\xff\xfe", "The body is not JSON"),
+        ('{"events": [{"meta": {"x": NaN}}]}', "NaN is not a JSON number"),
     ],
 )
 def test_a_body_that_is_not_such_a_document_is_a_400(client, token, body, detail):

@@ -10,7 +10,9 @@ from datetime import date
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.generation import GenerationMode
@@ -26,7 +28,18 @@ schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.N
 
 
 @pytest.fixture
-def token(db, settings):
+def _keep_the_test_connection():
+    """Requests go through the WSGI app, not Django's test client: as the test client does, keep
+    Django from closing the test's database connection (and its transaction) after each one."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(db, settings, _keep_the_test_connection):
     settings.ALLOWED_HOSTS = ["localhost"]
     subscribe(CustomerFactory(code="garage-dupont"), "GROW", first_month=date(2026, 1, 1))
     return api_token_create(source="schemathesis")[1]

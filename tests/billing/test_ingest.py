@@ -132,6 +132,9 @@ def test_valid_events_are_stored_even_when_others_of_the_batch_are_refused(deale
             "meta",
             "4107 bytes: meta holds at most 4096 bytes of JSON.",
         ),
+        ({"contact": "+33\x00600"}, "contact", "contact holds a NUL character or invalid Unicode."),
+        ({"id": "chat-\ud800"}, "id", "id holds a NUL character or invalid Unicode."),
+        ({"meta": {"note": "a\x00b"}}, "meta", "meta holds a NUL character or invalid Unicode."),
         (
             {"customr": "garage-dupont"},
             "customr",
