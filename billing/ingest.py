@@ -35,6 +35,8 @@ from .months import Month, billing_tz
 from .tariffs import FUTURE_TOLERANCE, TariffBook
 
 MAX_BATCH = 1000
+_ACTORS = frozenset(Actor.values)  # Actor.values builds a new list at each call
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 MAX_META_BYTES = 4096
 _RETRIES = 5  # a batch that lost a deadlock (it should not: rows are locked in a fixed order)
 
@@ -196,7 +198,7 @@ def loads_json(text: str | bytes):
     return json.loads(text, parse_constant=refuse)
 
 
-def parse_occurred_at(value: str, *, now: datetime) -> datetime:
+def parse_occurred_at(value: str, *, now: datetime, tz=None) -> datetime:
     """The chat's moment: ISO 8601 with an offset, not in the future, within the billing years."""
     try:
         moment = datetime.fromisoformat(value)
@@ -218,7 +220,7 @@ def parse_occurred_at(value: str, *, now: datetime) -> datetime:
             % {"value": _show(value)},
         )
     try:
-        Month.of(moment.astimezone(billing_tz()).date())  # within the billing years
+        Month.of(moment.astimezone(tz or billing_tz()).date())  # within the billing years
     except BillingError as error:
         raise InvalidChatEvent("occurred_at", f"{_show(value)}: {error}") from None
     return moment
@@ -242,10 +244,10 @@ class _Checker:
             }
         moment = None
         try:
-            moment = parse_occurred_at(event.occurred_at, now=self.now)
+            moment = parse_occurred_at(event.occurred_at, now=self.now, tz=self.tz)
         except InvalidChatEvent as error:
             errors[error.field] = error.message
-        if event.actor not in Actor.values:
+        if event.actor not in _ACTORS:
             errors["actor"] = _("%(value)s is not an actor: use one of %(choices)s.") % {
                 "value": _show(event.actor),
                 "choices": ", ".join(Actor.values),
@@ -270,7 +272,7 @@ class _Checker:
                 else:
                     points, tariff_id = priced.points, priced.tariff_id
         if event.meta:
-            dumped = json.dumps(event.meta, ensure_ascii=False, separators=(",", ":"))
+            dumped = _COMPACT_JSON.encode(event.meta)
             if "\\u0000" in dumped or not is_storable_text(dumped):
                 errors["meta"] = _("%(field)s holds a NUL character or invalid Unicode.") % {
                     "field": "meta"
@@ -372,14 +374,17 @@ def events_prepare(
 # --- Writing -----------------------------------------------------------------------------------
 
 
+# The batch goes to PostgreSQL as one JSON document, unpacked by json_to_recordset: one
+# parameter, serialised by the json module's C encoder (measured faster than one array per
+# column, which psycopg adapts element by element in Python).
 _PG_INSERT = """
 INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact,
                                occurred_at, points, metadata, received_at, late)
 SELECT %s, e.external_id, e.customer_id, e.tariff_id, e.actor, e.contact, e.occurred_at,
        e.points, e.metadata, %s, e.late
-FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[],
-            %s::timestamptz[], %s::integer[], %s::jsonb[], %s::boolean[])
-     AS e(external_id, customer_id, tariff_id, actor, contact, occurred_at, points, metadata, late)
+FROM json_to_recordset(%s::json) AS e(external_id varchar, customer_id bigint, tariff_id bigint,
+     actor varchar, contact varchar, occurred_at timestamptz, points integer, metadata jsonb,
+     late boolean)
 ON CONFLICT (source, external_id) DO NOTHING
 RETURNING external_id
 """
@@ -391,22 +396,24 @@ _GENERIC_INSERT = (
 
 
 def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -> set[str]:
-    cursor.execute(
-        _PG_INSERT,
+    document = json.dumps(
         [
-            source,
-            now,
-            [row.external_id for row in rows],
-            [row.customer_id for row in rows],
-            [row.tariff_id for row in rows],
-            [row.actor for row in rows],
-            [row.contact for row in rows],
-            [row.occurred_at for row in rows],
-            [row.points for row in rows],
-            [json.dumps(row.meta, ensure_ascii=False) for row in rows],
-            [row.late for row in rows],
+            {
+                "external_id": row.external_id,
+                "customer_id": row.customer_id,
+                "tariff_id": row.tariff_id,
+                "actor": row.actor,
+                "contact": row.contact,
+                "occurred_at": row.occurred_at.isoformat(),
+                "points": row.points,
+                "metadata": row.meta,
+                "late": row.late,
+            }
+            for row in rows
         ],
+        ensure_ascii=False,
     )
+    cursor.execute(_PG_INSERT, [source, now, document])
     return {external_id for (external_id,) in cursor.fetchall()}
 
 

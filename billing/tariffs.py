@@ -25,6 +25,9 @@ def change_day(now: datetime | None = None) -> date:
     return billing_today((now or timezone.now()) + FUTURE_TOLERANCE)
 
 
+_ACTORS = frozenset(Actor.values)  # Actor.values builds a new list at each call
+
+
 def _not_offered(tariff_code: str, actor: str) -> TariffNotOffered:
     return TariffNotOffered(
         _("%(tariff)s is not offered for %(actor)s") % {"tariff": tariff_code, "actor": actor}
@@ -32,7 +35,7 @@ def _not_offered(tariff_code: str, actor: str) -> TariffNotOffered:
 
 
 def _check_actor(actor: str) -> None:
-    if actor not in Actor.values:
+    if actor not in _ACTORS:
         raise TariffNotOffered(
             _("%(value)r is not an actor: use one of %(choices)s.")
             % {"value": actor, "choices": ", ".join(Actor.values)}

@@ -1,0 +1,445 @@
+"""Benchmark: POST /api/v1/chat-events under gunicorn against a bare psycopg COPY (the floor).
+
+Run by hand, on PostgreSQL (not part of the test suite):
+
+    .venv/bin/python bench/ingest.py [--events 200000] [--batch 1000] [--clients 2] [--workers 2]
+
+It uses its own database, BENCH_INGEST_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/chatpoints_ingest_bench; the name must contain 'bench'), dropped
+and created again at each run, and migrated.
+
+1. It generates the events (deterministic: 60 dealers, every tariff and actor on offer, engaged
+   contacts, a small `meta` on each) and serialises the batches before anything is timed.
+2. It starts the app under gunicorn on 127.0.0.1 (DEBUG off, as in production), warms every worker
+   up with a few batches from another source, then `--clients` processes post the batches at
+   once; the time is from the start signal to the last answer. Every answer must be a 200 and the
+   table must then hold exactly the events sent.
+3. The floor: the same rows, already priced, written by `--clients` processes with a plain
+   psycopg COPY into an identical table (same columns, indexes, constraints and foreign keys),
+   one transaction per batch of the same size.
+4. It prints both rates, their ratio (targets: >= 20,000 events/s and >= 1/3 of the floor) and the
+   resident memory of the gunicorn workers sampled over the run (it must stay flat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_ingest_bench"
+SEED = 20261127
+CUSTOMERS = 60
+TARGET_RATE = 20_000
+TARGET_SHARE = 1 / 3
+COLUMNS = (
+    "source",
+    "external_id",
+    "customer_id",
+    "tariff_id",
+    "actor",
+    "contact",
+    "occurred_at",
+    "points",
+    "metadata",
+    "received_at",
+    "late",
+)
+
+
+def admin_url(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
+
+
+def recreate_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    if "bench" not in name:
+        sys.exit(f"refusing to use database {name!r}: its name must contain 'bench'")
+    with psycopg.connect(admin_url(url), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def server_env(url: str) -> dict:
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "ENV_FILE": "/dev/null",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+    }
+
+
+def setup(url: str, total: int, batch: int):
+    """Migrate, create dealers and tokens, and build the batches (bodies and priced rows)."""
+    os.environ.update(server_env(url))
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from billing.models import Actor, Plan, Subscription, Tariff
+    from billing.tariffs import TariffBook
+    from billing.tokens import api_token_create
+    from customers.models import Customer
+
+    call_command("migrate", verbosity=0)
+    plans = list(Plan.objects.filter(is_custom=False))
+    customers = []
+    for n in range(CUSTOMERS):
+        customer = Customer.objects.create(
+            code=f"bench-{n:03d}",
+            legal_name=f"Bench dealer {n}",
+            address="1 rue du Test",
+            postal_code="75002",
+            city="Paris",
+            country="FR",
+            billing_emails=f"compta@bench-{n:03d}.example",
+        )
+        Subscription.objects.create(
+            customer=customer, plan=plans[n % len(plans)], first_month=datetime(2026, 1, 1).date()
+        )
+        customers.append(customer)
+    tokens = {source: api_token_create(source=source)[1] for source in ("bench", "bench-warmup")}
+
+    book = TariffBook()
+    day = datetime(2026, 11, 1).date()
+    offered = []
+    for code in sorted(Tariff.objects.values_list("code", flat=True)):  # all on offer
+        for actor in Actor.values:
+            try:
+                book.price(code, actor, day)
+            except Exception:  # noqa: BLE001, S112 - not offered for that actor
+                continue
+            offered.append((code, actor))
+    rng = random.Random(SEED)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    now = datetime.now(UTC)
+    span = int((min(now, datetime(2026, 11, 26, tzinfo=UTC)) - start).total_seconds())
+
+    def events(prefix, count):
+        for n in range(count):
+            tariff, actor = rng.choice(offered)
+            customer = rng.choice(customers)
+            moment = start + timedelta(seconds=rng.randrange(span))
+            event = {
+                "id": f"{prefix}-{n:07d}",
+                "customer": customer.code,
+                "tariff": tariff,
+                "actor": actor,
+                "occurred_at": moment.isoformat(),
+                "meta": {"channel": rng.choice(["web", "whatsapp", "messenger"]), "n": n},
+            }
+            if tariff == "contact_engaged":
+                event["contact"] = f"+3360{rng.randrange(100_000):06d}"
+            yield event, customer.id
+
+    from billing.months import billing_tz
+
+    tz = billing_tz()
+    received = datetime.now(UTC)
+    bodies, rows = [], []
+    current, current_rows = [], []
+    for event, customer_id in events("chat", total):
+        moment = datetime.fromisoformat(event["occurred_at"])
+        priced = book.price(event["tariff"], event["actor"], moment.astimezone(tz).date())
+        current.append(event)
+        current_rows.append(
+            (
+                "bench",
+                event["id"],
+                customer_id,
+                priced.tariff_id,
+                event["actor"],
+                event.get("contact", ""),
+                moment,
+                priced.points,
+                json.dumps(event["meta"]),
+                received,
+                False,
+            )
+        )
+        if len(current) == batch:
+            bodies.append(json.dumps({"events": current}).encode())
+            rows.append(current_rows)
+            current, current_rows = [], []
+    if current:
+        bodies.append(json.dumps({"events": current}).encode())
+        rows.append(current_rows)
+    warmup = [
+        json.dumps({"events": [e for e, _c in events(f"warm{k}", batch)]}).encode()
+        for k in range(6)
+    ]
+    connection.close()
+    return tokens, bodies, rows, warmup
+
+
+# --- gunicorn ---
+
+
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
+    server = subprocess.Popen(  # noqa: S603
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--timeout",
+            "120",
+        ],
+        cwd=ROOT,
+        env=server_env(url),
+    )
+    for _attempt in range(100):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/api/v1/openapi.json")
+            if connection.getresponse().status == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.1)
+    server.kill()
+    sys.exit("gunicorn did not answer")
+
+
+def worker_pids(master: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pids):
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.samples: list[list[int]] = []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            with contextlib.suppress(OSError):
+                self.samples.append([rss_kib(pid) for pid in self.pids])
+            self.stop.wait(0.2)
+
+
+def post_all(port: int, token: str, bodies: list[bytes]) -> tuple[int, int, list[int]]:
+    accepted = duplicates = 0
+    statuses = []
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for body in bodies:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        connection.request("POST", "/api/v1/chat-events", body=body, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        statuses.append(response.status)
+        if response.status == 200:
+            answer = json.loads(payload)
+            accepted += answer["accepted"]
+            duplicates += answer["duplicates"]
+            if answer["rejected"]:
+                print("rejected:", answer["rejected"][:2], file=sys.stderr)
+        connection.close()
+    return accepted, duplicates, statuses
+
+
+# --- parallel runs ---
+
+
+def _child(target, args, go, results):
+    go.wait()
+    results.put(target(*args))
+
+
+def parallel(target, per_client_args) -> tuple[float, list]:
+    """Run target(*args) in one process per client, started together; (seconds, results)."""
+    context = multiprocessing.get_context("fork")
+    go = context.Event()
+    results = context.Queue()
+    processes = [
+        context.Process(target=_child, args=(target, args, go, results)) for args in per_client_args
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(0.5)  # every child is forked and waiting
+    started = time.perf_counter()
+    go.set()
+    collected = [results.get() for _process in processes]
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    return elapsed, collected
+
+
+def copy_all(url: str, batches: list[list[tuple]]) -> int:
+    written = 0
+    with psycopg.connect(url) as connection:
+        for rows in batches:
+            with (
+                connection.transaction(),
+                connection.cursor() as cursor,
+                cursor.copy(f"COPY bench_copy_floor ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            written += len(rows)
+    return written
+
+
+def check_run(url: str, results: list, expected: int) -> None:
+    statuses = [status for _a, _d, client_statuses in results for status in client_statuses]
+    accepted = sum(result[0] for result in results)
+    with psycopg.connect(url) as connection:
+        stored = connection.execute(
+            "SELECT count(*) FROM billing_chatevent WHERE source = 'bench'"
+        ).fetchone()[0]
+    bad = [status for status in statuses if status != 200]
+    if bad or accepted != expected or stored != expected:
+        sys.exit(f"FAILED: {len(bad)} non-200 answers, {accepted:,} accepted, {stored:,} stored")
+
+
+def make_floor_table(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS bench_copy_floor")
+        connection.execute("CREATE TABLE bench_copy_floor (LIKE billing_chatevent INCLUDING ALL)")
+        for definition in connection.execute(
+            """
+            SELECT pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE conrelid = 'billing_chatevent'::regclass AND contype = 'f'
+            """
+        ).fetchall():
+            connection.execute(f"ALTER TABLE bench_copy_floor ADD {definition[0]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side, interleaved")
+    options = parser.parse_args()
+    url = os.environ.get("BENCH_INGEST_DATABASE_URL", DEFAULT_URL)
+
+    recreate_database(url)
+    prepared = time.perf_counter()
+    tokens, bodies, rows, warmup = setup(url, options.events, options.batch)
+    with psycopg.connect(url) as connection:
+        version = connection.execute("SHOW server_version").fetchone()[0]
+    print(
+        f"PostgreSQL {version}, {os.cpu_count()} CPUs; {options.events:,} events in "
+        f"{len(bodies)} batches of {options.batch:,}, {options.clients} client processes, "
+        f"gunicorn with {options.workers} sync workers "
+        f"(data built in {time.perf_counter() - prepared:.1f} s)"
+    )
+
+    make_floor_table(url)
+    per_client = [bodies[k :: options.clients] for k in range(options.clients)]
+    per_client_rows = [rows[k :: options.clients] for k in range(options.clients)]
+    api_times, floor_times = [], []
+    server = start_server(url, options.port, options.workers)
+    try:
+        pids = worker_pids(server.pid)
+        # Warm every worker up (imports, database connection) with another source's events.
+        parallel(
+            post_all,
+            [(options.port, tokens["bench-warmup"], warmup[k::3]) for k in range(3)],
+        )
+        sampler = RssSampler([server.pid, *pids])
+        sampler.start()
+        for run in range(options.repeat):
+            with psycopg.connect(url, autocommit=True) as connection:
+                connection.execute("TRUNCATE billing_chatevent, bench_copy_floor")
+                connection.execute("VACUUM ANALYZE billing_chatevent")
+                connection.execute("VACUUM ANALYZE bench_copy_floor")
+            elapsed, results = parallel(
+                post_all, [(options.port, tokens["bench"], chunk) for chunk in per_client]
+            )
+            check_run(url, results, options.events)
+            floor_elapsed, written = parallel(copy_all, [(url, chunk) for chunk in per_client_rows])
+            assert sum(written) == options.events
+            api_times.append(elapsed)
+            floor_times.append(floor_elapsed)
+            print(
+                f"run {run + 1}: API {options.events / elapsed:9,.0f} events/s "
+                f"({elapsed:5.2f} s, every answer 200, {options.events:,} rows stored); "
+                f"COPY floor {options.events / floor_elapsed:9,.0f} events/s "
+                f"({floor_elapsed:5.2f} s)"
+            )
+        sampler.stop.set()
+        sampler.join()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    api_rate = options.events / statistics.median(api_times)
+    floor_rate = options.events / statistics.median(floor_times)
+    share = api_rate / floor_rate
+    print(
+        f"median of {options.repeat} runs: API (gunicorn, HTTP, auth, validation, pricing, "
+        f"idempotent insert) {api_rate:,.0f} events/s; floor (bare psycopg COPY, same rows, same "
+        f"batches) {floor_rate:,.0f} events/s"
+    )
+    print(
+        f"ratio API / floor {share:.2f} (target >= {TARGET_SHARE:.2f}) "
+        f"{'OK' if share >= TARGET_SHARE else 'BELOW TARGET'}; "
+        f"rate target >= {TARGET_RATE:,}/s {'OK' if api_rate >= TARGET_RATE else 'BELOW TARGET'}"
+    )
+    samples = sampler.samples
+    if samples:
+        first, last = samples[0], samples[-1]
+        peak = [max(column) for column in zip(*samples, strict=True)]
+        for index, pid in enumerate([server.pid, *pids]):
+            role = "master" if index == 0 else f"worker {index}"
+            print(
+                f"RSS {role:9} pid {pid}: start {first[index] / 1024:6.1f} MiB, end "
+                f"{last[index] / 1024:6.1f} MiB, peak {peak[index] / 1024:6.1f} MiB "
+                f"({len(samples)} samples over {options.repeat * options.events:,} events)"
+            )
+
+
+if __name__ == "__main__":
+    main()
