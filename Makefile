@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install lint format messages check-deploy bench clean
+.PHONY: run test install lint format messages check-deploy bench bench-ingest clean
 
 install: $(STAMP)
 
@@ -43,6 +43,9 @@ messages: install
 
 bench: install
 	$(BIN)/python bench/statement.py
+
+bench-ingest: install
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
