@@ -17,6 +17,7 @@ The write is one transaction and one set-based INSERT … ON CONFLICT DO NOTHING
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -36,7 +37,7 @@ from .tariffs import FUTURE_TOLERANCE, TariffBook
 
 MAX_BATCH = 1000
 _ACTORS = frozenset(Actor.values)  # Actor.values builds a new list at each call
-_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 MAX_META_BYTES = 4096
 _RETRIES = 5  # a batch that lost a deadlock (it should not: rows are locked in a fixed order)
 
@@ -189,13 +190,34 @@ def _text_errors(event: EventIn) -> dict[str, str]:
     }
 
 
+def _storable_json(value) -> bool:
+    """Every string and key of a JSON value is storable text (no NUL, no lone surrogate)."""
+    if isinstance(value, str):
+        return is_storable_text(value)
+    if isinstance(value, dict):
+        return all(_storable_json(k) and _storable_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable_json(item) for item in value)
+    return True
+
+
 def loads_json(text: str | bytes):
-    """json.loads, refusing NaN and Infinity (not JSON, and not storable)."""
+    """json.loads, refusing NaN, Infinity and numbers too big for a float (read as infinity):
+    not JSON, or not storable. A document nested too deeply raises ValueError too."""
 
     def refuse(constant):
         raise ValueError(_("%(value)s is not a JSON number") % {"value": constant})
 
-    return json.loads(text, parse_constant=refuse)
+    def finite(literal):
+        number = float(literal)
+        if not math.isfinite(number):
+            refuse(literal[:20])
+        return number
+
+    try:
+        return json.loads(text, parse_constant=refuse, parse_float=finite)
+    except RecursionError:
+        raise ValueError(_("nested too deeply")) from None
 
 
 def parse_occurred_at(value: str, *, now: datetime, tz=None) -> datetime:
@@ -272,8 +294,15 @@ class _Checker:
                 else:
                     points, tariff_id = priced.points, priced.tariff_id
         if event.meta:
-            dumped = _COMPACT_JSON.encode(event.meta)
-            if "\\u0000" in dumped or not is_storable_text(dumped):
+            try:
+                dumped = _COMPACT_JSON.encode(event.meta)
+            except (ValueError, RecursionError):  # NaN or infinity, or nested too deeply
+                dumped = None
+            if dumped is None:
+                errors["meta"] = _(
+                    "meta holds a number that is not finite or is nested too deeply."
+                )
+            elif not _storable_json(event.meta):
                 errors["meta"] = _("%(field)s holds a NUL character or invalid Unicode.") % {
                     "field": "meta"
                 }

@@ -147,6 +147,8 @@ def test_tokens_are_stored_hashed_and_their_use_is_recorded(dealer):
         ('{"events": [], "more": 1}', 'The body is a JSON object {"events": [ … ]}'),
         (b"\xff\xfe", "The body is not JSON"),
         ('{"events": [{"meta": {"x": NaN}}]}', "NaN is not a JSON number"),
+        ('{"events": [{"meta": {"x": 1e400}}]}', "1e400 is not a JSON number"),
+        ('{"events": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
     ],
 )
 def test_a_body_that_is_not_such_a_document_is_a_400(client, token, body, detail):

@@ -135,6 +135,12 @@ def test_valid_events_are_stored_even_when_others_of_the_batch_are_refused(deale
         ({"contact": "+33\x00600"}, "contact", "contact holds a NUL character or invalid Unicode."),
         ({"id": "chat-\ud800"}, "id", "id holds a NUL character or invalid Unicode."),
         ({"meta": {"note": "a\x00b"}}, "meta", "meta holds a NUL character or invalid Unicode."),
+        ({"meta": {"a\x00": 1}}, "meta", "meta holds a NUL character or invalid Unicode."),
+        (
+            {"meta": {"x": float("inf")}},
+            "meta",
+            "meta holds a number that is not finite or is nested too deeply.",
+        ),
         (
             {"customr": "garage-dupont"},
             "customr",
@@ -148,6 +154,10 @@ def test_each_refusal_names_the_field_the_value_and_the_reason(dealer, fields, f
     assert result.accepted == 0
     assert errors_of(result) == {0: {field: message}}
     assert ChatEvent.objects.count() == 0
+
+
+def test_a_backslash_and_u0000_written_as_text_is_fine(dealer):
+    assert ingest(event(meta={"path": "C:\\u0000"})).accepted == 1
 
 
 def test_a_missing_field_is_required():
