@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -15,8 +13,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .errors import BillingError
-from .importing import InvalidCsv, events_import_csv
-from .ingest import events_ingest, events_prepare, events_void
+from .importing import InvalidCsv, events_import_csv, utf8_lines
+from .ingest import events_ingest, events_prepare, events_void, source_problem
 from .models import ApiToken, ChatEvent
 from .months import Month, billing_tz, current_month
 from .tokens import api_token_create, api_token_revoke
@@ -74,7 +72,7 @@ class BillingFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "unbilled":
-            return events_unbilled(queryset)
+            return events_unbilled(queryset.filter(voided_at__isnull=True))
         if self.value() == "late":
             return queryset.filter(late=True)
         return queryset
@@ -242,14 +240,14 @@ class ChatEventAdmin(admin.ModelAdmin):
             upload = form.cleaned_data["file"]
             try:
                 summary = events_import_csv(
-                    lines=io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline=""),
+                    lines=utf8_lines(upload.file),
                     source=form.cleaned_data["source"],
                     on_refused=on_refused,
                 )
             except InvalidCsv as error:
                 form.add_error("file", str(error))
             except UnicodeDecodeError:
-                form.add_error("file", gettext("The file is not UTF-8 text."))
+                form.add_error("file", gettext("The file is not UTF-8 text: nothing was imported."))
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Import chat events from CSV"),
@@ -264,7 +262,7 @@ class ChatEventAdmin(admin.ModelAdmin):
 
 
 class CsvImportForm(forms.Form):
-    source = forms.SlugField(
+    source = forms.CharField(
         label=_("Source"),
         max_length=64,
         help_text=_(
@@ -279,6 +277,12 @@ class CsvImportForm(forms.Form):
             "tariff, actor, occurred_at and optionally contact and meta (a JSON object)."
         ),
     )
+
+    def clean_source(self):
+        source = self.cleaned_data["source"]
+        if problem := source_problem(source):
+            raise ValidationError(problem)
+        return source
 
 
 # --- API tokens ----------------------------------------------------------------------------------

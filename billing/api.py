@@ -16,8 +16,9 @@ from ninja.security import HttpBearer
 from .ingest import MAX_BATCH, MAX_META_BYTES, EventIn, events_ingest, loads_json
 from .tokens import api_token_authenticate
 
-# 1,000 events with 4 KB of meta each, and their fields: a bigger body is refused unread.
-MAX_BODY_BYTES = MAX_BATCH * (MAX_META_BYTES + 1024)
+# 1,000 events with 4 KB of meta each, and their fields, even written with every non-ASCII
+# character escaped as \uXXXX (up to 3 times its UTF-8 size): a bigger body is refused unread.
+MAX_BODY_BYTES = MAX_BATCH * 4 * MAX_META_BYTES
 
 
 class TokenAuth(HttpBearer):

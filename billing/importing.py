@@ -8,7 +8,7 @@ their line number as they come, never collected.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
@@ -32,6 +32,8 @@ class ImportSummary:
     refused: int = 0
     late: int = 0
     unbilled: int = 0
+    # Why the import stopped before the end of the file (the rows before are imported), if it did.
+    stopped: str | None = None
 
 
 RefusedRow = Callable[[int, str | None, dict[str, str]], None]
@@ -64,6 +66,24 @@ def _reader(lines: Iterable[str]) -> csv.DictReader:
         )
     reader.fieldnames = columns
     return reader
+
+
+def _stop_reason(error: Exception, line: int) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        reason = _("the file is not UTF-8 text")
+    else:
+        reason = str(error)
+    return _(
+        "line %(line)d: %(reason)s. The import stopped there; the rows before it are imported."
+    ) % {"line": line, "reason": reason}
+
+
+def utf8_lines(binary) -> Iterator[str]:
+    """The text lines of a binary file, each decoded on its own: a byte that is not UTF-8
+    raises UnicodeDecodeError on its own line (not a few kilobytes early), and a BOM is dropped."""
+    for number, raw in enumerate(binary):
+        line = raw.decode("utf-8")
+        yield line.removeprefix("\ufeff") if number == 0 else line
 
 
 def _chain(first: str, rest):
@@ -112,7 +132,6 @@ def events_import_csv(
     book = TariffBook()
     batch: list[dict] = []
     line_numbers: list[int] = []
-    previous_line = reader.line_num
 
     refused: list[tuple[int, str | None, dict[str, str]]] = []  # this batch's, in line order
 
@@ -134,9 +153,20 @@ def events_import_csv(
         if on_batch:
             on_batch(summary)
 
-    for row in reader:
-        line = previous_line + 1
-        previous_line = reader.line_num
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except (csv.Error, UnicodeDecodeError) as error:
+            summary.stopped = _stop_reason(error, reader.line_num + 1)
+            break
+        # A row ends on reader.line_num; it starts as many lines before as it has line breaks
+        # inside quoted values (blank lines before it are skipped, not counted).
+        values = [value for value in row.values() if isinstance(value, str)]
+        extra = row.get(None) or []
+        line = reader.line_num - sum(value.count("\n") for value in [*values, *extra])
         summary.rows += 1
         event, errors = _event(row)
         if errors:

@@ -16,11 +16,14 @@ The write is one transaction and one set-based INSERT … ON CONFLICT DO NOTHING
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import OperationalError, connection, transaction
@@ -127,7 +130,12 @@ _CONTENT_FIELDS = ("customer", "tariff", "actor", "contact", "occurred_at", "met
 
 def _show(value: Any) -> str:
     """A value quoted for a message, cut short."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text = (
+            value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        )
+    except (ValueError, RecursionError):
+        text = type(value).__name__
     if len(text) > 60:
         text = text[:57] + "…"
     return f"'{text}'" if isinstance(value, str) else text
@@ -169,6 +177,19 @@ def _type_errors(error: ValidationError) -> dict[str, str]:
 _TEXT_FIELDS = ("id", "customer", "tariff", "actor", "contact", "occurred_at")
 
 
+_SOURCE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+def source_problem(source: str) -> str | None:
+    """Why `source` cannot name where chats come from, or None (the API token's rule)."""
+    if not _SOURCE.fullmatch(source or ""):
+        return _(
+            "%(value)s: a source is 1 to 64 lower-case letters, digits, dots, dashes and "
+            "underscores."
+        ) % {"value": _show(source)}
+    return None
+
+
 def is_storable_text(value: str) -> bool:
     """Text a database can store: valid Unicode (no lone surrogate) without NUL characters."""
     if "\x00" in value:
@@ -190,14 +211,22 @@ def _text_errors(event: EventIn) -> dict[str, str]:
     }
 
 
-def _storable_json(value) -> bool:
-    """Every string and key of a JSON value is storable text (no NUL, no lone surrogate)."""
+MAX_META_DEPTH = 32
+
+
+def _storable_json(value, depth: int = 0) -> bool:
+    """Every string and key of a JSON value is storable text (no NUL, no lone surrogate), and
+    it nests at most MAX_META_DEPTH deep."""
     if isinstance(value, str):
         return is_storable_text(value)
+    if isinstance(value, dict | list) and depth >= MAX_META_DEPTH:
+        return False
     if isinstance(value, dict):
-        return all(_storable_json(k) and _storable_json(v) for k, v in value.items())
+        return all(
+            is_storable_text(key) and _storable_json(item, depth + 1) for key, item in value.items()
+        )
     if isinstance(value, list):
-        return all(_storable_json(item) for item in value)
+        return all(_storable_json(item, depth + 1) for item in value)
     return True
 
 
@@ -235,6 +264,13 @@ def parse_occurred_at(value: str, *, now: datetime, tz=None) -> datetime:
             "occurred_at",
             _("%(value)s has no time zone offset (such as +01:00 or Z).") % {"value": _show(value)},
         )
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:  # the first or last day of year 1 or 9999, moved by its offset
+        raise InvalidChatEvent(
+            "occurred_at",
+            _("%(value)s is out of the billing years.") % {"value": _show(value)},
+        ) from None
     if moment > now + FUTURE_TOLERANCE:
         raise InvalidChatEvent(
             "occurred_at",
@@ -294,18 +330,15 @@ class _Checker:
                 else:
                     points, tariff_id = priced.points, priced.tariff_id
         if event.meta:
-            try:
-                dumped = _COMPACT_JSON.encode(event.meta)
-            except (ValueError, RecursionError):  # NaN or infinity, or nested too deeply
-                dumped = None
+            dumped = None
+            if _storable_json(event.meta):
+                with contextlib.suppress(ValueError):  # NaN or infinity
+                    dumped = _COMPACT_JSON.encode(event.meta)
             if dumped is None:
                 errors["meta"] = _(
-                    "meta holds a number that is not finite or is nested too deeply."
-                )
-            elif not _storable_json(event.meta):
-                errors["meta"] = _("%(field)s holds a NUL character or invalid Unicode.") % {
-                    "field": "meta"
-                }
+                    "meta holds a NUL character, invalid Unicode, a number that is not finite, "
+                    "or is nested more than %(depth)d deep."
+                ) % {"depth": MAX_META_DEPTH}
             elif (size := len(dumped.encode())) > MAX_META_BYTES:
                 errors["meta"] = _("%(size)d bytes: meta holds at most %(max)d bytes of JSON.") % {
                     "size": size,
@@ -338,16 +371,38 @@ def _conflict(external_id: str, fields: Iterable[str]) -> dict[str, str]:
     }
 
 
+def _canonical(value):
+    """A JSON value in a form where equal means the same JSON: numbers compared as decimals (a
+    float read back from PostgreSQL's jsonb as an exact integer is the same number), true never
+    equal to 1, keys in any order."""
+    if isinstance(value, bool) or value is None:
+        return ("literal", value)
+    if isinstance(value, int | float):
+        return ("number", Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
+    if isinstance(value, dict):
+        return ("object", frozenset((key, _canonical(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return ("array", tuple(_canonical(item) for item in value))
+    return ("string", value)
+
+
 def _differences(one: tuple, other: tuple) -> list[str]:
-    return [name for name, a, b in zip(_CONTENT_FIELDS, one, other, strict=True) if a != b]
+    """The content fields (see _Ready.content) in which two events differ."""
+    names = []
+    for name, a, b in zip(_CONTENT_FIELDS, one, other, strict=True):
+        same = _canonical(a) == _canonical(b) if name == "meta" else a == b
+        if not same:
+            names.append(name)
+    return names
 
 
 def events_prepare(
     *, events: Sequence[Any], now: datetime | None = None, book: TariffBook | None = None
-) -> tuple[list[_Ready], list[Rejection], int]:
-    """Check and price a batch without writing: (valid events, refusals, duplicates in the batch).
+) -> tuple[list[_Ready], list[Rejection], list[_Ready]]:
+    """Check and price a batch without writing: (valid events, refusals, repeats).
 
-    A later event with the id of an earlier one of the batch is a duplicate of it, or a conflict.
+    `repeats` are valid events whose id an earlier event of the batch already has: once the first
+    is stored (or found stored), each is a duplicate of what is stored, or a conflict with it.
     """
     now = now or timezone.now()
     book = book or TariffBook()
@@ -365,39 +420,30 @@ def events_prepare(
             continue
         try:
             event = EventIn.model_validate(raw)
-            if errors := _text_errors(event):
-                rejected.append(Rejection(index, None, errors))
-                continue
-            parsed.append((index, event))
         except ValidationError as error:
             raw_id = raw.get("id")
             rejected.append(
                 Rejection(index, raw_id if isinstance(raw_id, str) else None, _type_errors(error))
             )
+            continue
+        if errors := _text_errors(event):
+            rejected.append(Rejection(index, None, errors))
+            continue
+        parsed.append((index, event))
     codes = {event.customer for _index, event in parsed}
     customers = dict(Customer.objects.filter(code__in=codes).values_list("code", "id"))
     checker = _Checker(customers=customers, book=book, now=now)
     ready: dict[str, _Ready] = {}
-    duplicates = 0
+    repeats: list[_Ready] = []
     for index, event in parsed:
         outcome = checker.check(index, event)
         if isinstance(outcome, dict):
             rejected.append(Rejection(index, event.id, outcome))
-            continue
-        first = ready.get(outcome.external_id)
-        if first is None:
-            ready[outcome.external_id] = outcome
-        elif first.content() == outcome.content():
-            duplicates += 1
+        elif outcome.external_id in ready:
+            repeats.append(outcome)
         else:
-            rejected.append(
-                Rejection(
-                    index,
-                    event.id,
-                    _conflict(event.id, _differences(first.content(), outcome.content())),
-                )
-            )
-    return list(ready.values()), rejected, duplicates
+            ready[outcome.external_id] = outcome
+    return list(ready.values()), rejected, repeats
 
 
 # --- Writing -----------------------------------------------------------------------------------
@@ -433,7 +479,7 @@ def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -
                 "tariff_id": row.tariff_id,
                 "actor": row.actor,
                 "contact": row.contact,
-                "occurred_at": row.occurred_at.isoformat(),
+                "occurred_at": row.occurred_at.astimezone(UTC).isoformat(),
                 "points": row.points,
                 "metadata": row.meta,
                 "late": row.late,
@@ -538,9 +584,13 @@ def events_ingest(
     Returns what was accepted (newly stored), the duplicates (already stored with the same
     content) and each refused event with its errors per field.
     """
+    source_error = source_problem(source)
+    if source_error:
+        raise InvalidChatEvent("source", source_error)
     now = now or timezone.now()
-    rows, rejected, duplicates = events_prepare(events=events, now=now, book=book)
-    result = IngestResult(duplicates=duplicates, rejected=rejected)
+    rows, rejected, repeats = events_prepare(events=events, now=now, book=book)
+    result = IngestResult(rejected=rejected)
+    stored_content: dict[str, tuple] = {}  # what is stored under each id of the batch
     if rows:
         for attempt in range(_RETRIES):
             try:
@@ -553,18 +603,27 @@ def events_ingest(
             if row.external_id in inserted:
                 result.accepted += 1
                 result.late += row.late
+                stored_content[row.external_id] = row.content()
                 continue
-            stored = existing.get(row.external_id)
-            differ = _differences(stored, row.content()) if stored is not None else []
-            if not differ:
-                result.duplicates += 1
-            else:
-                result.rejected.append(
-                    Rejection(row.index, row.external_id, _conflict(row.external_id, differ))
-                )
+            stored = existing[row.external_id]
+            stored_content[row.external_id] = stored
+            _judge(result, row, stored)
         result.unbilled = _count_unbilled([row for row in rows if row.external_id in inserted])
+    for repeat in repeats:
+        _judge(result, repeat, stored_content[repeat.external_id])
     result.rejected.sort(key=lambda rejection: rejection.index)
     return result
+
+
+def _judge(result: IngestResult, row: _Ready, stored: tuple) -> None:
+    """An event whose id is already stored: a duplicate if its content is the same."""
+    differ = _differences(stored, row.content())
+    if differ:
+        result.rejected.append(
+            Rejection(row.index, row.external_id, _conflict(row.external_id, differ))
+        )
+    else:
+        result.duplicates += 1
 
 
 def _count_unbilled(rows: list[_Ready]) -> int:

@@ -76,7 +76,16 @@ class TariffBook:
         _check_actor(actor)
         days, rates = self._rates.get(tariff.id, ([], []))
         index = bisect.bisect_right(days, day) - 1
-        points = rates[index].points_for(actor) if index >= 0 else None
+        if index < 0:
+            raise TariffNotOffered(
+                _("%(tariff)s had no points yet on %(day)s (they start on %(first)s)")
+                % {
+                    "tariff": tariff_code,
+                    "day": day.isoformat(),
+                    "first": days[0].isoformat() if days else "—",
+                }
+            )
+        points = rates[index].points_for(actor)
         if points is None:
             raise _not_offered(tariff_code, actor)
         return PricedTariff(tariff.id, points)

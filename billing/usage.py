@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, DateField, Exists, Max, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from datetime import UTC, datetime
+
+from django.db.models import (
+    Count,
+    DateField,
+    DateTimeField,
+    Exists,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
 
 from .errors import NoPlanInForce
-from .models import Category, ChatEvent, Subscription, Tariff, Unit
+from .models import Category, ChatEvent, Invoice, InvoiceStatus, Subscription, Tariff, Unit
 from .months import Month, billing_tz
 from .pricing import Statement, Usage, UsageLine, price_month
 
@@ -25,12 +39,29 @@ def subscription_in_force(*, customer: Customer, month: Month) -> Subscription |
     )
 
 
+# Later than any chat: the cut-off of a month with no issued invoice.
+_NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 def events_in_month(*, customer: Customer, month: Month):
-    """The customer's chat events of a billing month that count (bounds in the billing time
-    zone; voided chats are kept but no longer count)."""
+    """The customer's chats that count in a billing month (bounds in the billing time zone).
+
+    While the month's invoice is issued, they are the chats that invoice counted: received by the
+    time it was issued and not voided before. Late chats, and chats voided since, change nothing
+    until a credit note cancels the invoice and the month is billed again (DOMAIN.md rules 8, 9).
+    Otherwise every chat not voided counts. The invoice's date is a subquery: still one query.
+    """
     start, end = month.bounds(billing_tz())
+    issued_at = Invoice.objects.filter(
+        customer=customer, month=month.first_day, status=InvoiceStatus.ISSUED
+    ).values("issued_at")[:1]
+    cutoff = Coalesce(Subquery(issued_at), Value(_NEVER), output_field=DateTimeField())
     return ChatEvent.objects.filter(
-        customer=customer, occurred_at__gte=start, occurred_at__lt=end, voided_at__isnull=True
+        Q(voided_at__isnull=True) | Q(voided_at__gt=cutoff),
+        customer=customer,
+        occurred_at__gte=start,
+        occurred_at__lt=end,
+        received_at__lte=cutoff,
     )
 
 

@@ -74,10 +74,9 @@ def test_a_file_of_good_duplicate_and_bad_rows(dealer, mixed_file):
     code, lines, err = run(mixed_file)
     assert code == 1
     assert lines[:-1] == EXPECTED_REFUSALS
-    assert lines[-1].startswith("12 rows in ")
-    assert lines[-1].endswith(
-        ": 4 stored, 1 duplicates (already stored), 7 refused; of those stored, 0 late (month "
-        "already invoiced), 0 unbilled (no plan in force that month)."
+    assert lines[-1].startswith(
+        "Rows read: 12 · stored: 4 · duplicates (already stored): 1 · refused: 7 · of those "
+        "stored, late (month already invoiced): 0, unbilled (no plan in force that month): 0 · "
     )
     assert "7 rows refused (listed above with their line)." in err
     stored = {e.external_id: e for e in ChatEvent.objects.filter(source="legacy")}
@@ -92,7 +91,7 @@ def test_importing_the_same_file_again_stores_nothing_twice(dealer, mixed_file):
     run(mixed_file)
     code, lines, _err = run(mixed_file)
     assert code == 1  # the same rows are still refused
-    assert ": 0 stored, 5 duplicates (already stored), 7 refused;" in lines[-1]
+    assert "stored: 0 · duplicates (already stored): 5 · refused: 7 ·" in lines[-1]
     assert ChatEvent.objects.count() == 4
 
 
@@ -105,7 +104,7 @@ def test_a_clean_file_exits_0_and_semicolons_are_understood(dealer, tmp_path):
     )
     code, lines, _err = run(path)
     assert code == 0
-    assert ": 1 stored, 0 duplicates (already stored), 0 refused;" in lines[-1]
+    assert "stored: 1 · duplicates (already stored): 0 · refused: 0 ·" in lines[-1]
 
 
 def test_a_wrong_header_imports_nothing(dealer, tmp_path):
@@ -119,10 +118,71 @@ def test_a_wrong_header_imports_nothing(dealer, tmp_path):
 
 def test_a_file_that_is_not_utf8_is_refused(dealer, tmp_path):
     path = tmp_path / "latin1.csv"
-    path.write_bytes("id,customer,tariff,actor,occurred_at\ncafé,x,y,z,w\n".encode("latin-1"))
+    path.write_bytes("id,customér,tariff,actor,occurred_at\nx,y,z,w,v\n".encode("latin-1"))
     code, _lines, err = run(path)
     assert code == 1
-    assert "is not UTF-8 text" in err
+    assert "latin1.csv is not UTF-8 text: nothing was imported." in err
+
+
+GOOD_ROW = "garage-dupont,test_drive,agent,2026-11-20T10:00:00+01:00"
+
+
+def test_an_unreadable_line_stops_the_import_after_storing_the_rows_before(dealer, tmp_path):
+    path = tmp_path / "broken.csv"
+    good = "".join(f"ok-{n},{GOOD_ROW}\n" for n in range(1500))
+    path.write_bytes(
+        b"id,customer,tariff,actor,occurred_at\n"
+        + good.encode()
+        + "bad,café,test_drive,agent,now\n".encode("latin-1")
+        + b"after,garage-dupont,test_drive,agent,2026-11-20T10:00:00+01:00\n"
+    )
+    code, lines, err = run(path)
+    assert code == 1
+    assert lines[-1].startswith("Rows read: 1,500 · stored: 1,500 ·")
+    assert "line 1502: the file is not UTF-8 text. The import stopped there" in err
+    assert ChatEvent.objects.count() == 1500
+
+
+def test_a_field_too_long_for_csv_stops_the_import_with_its_line(dealer, tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text(
+        f"id,customer,tariff,actor,occurred_at,meta\nok,{GOOD_ROW},\n"
+        f'long,{GOOD_ROW},"{"x" * 200_000}"\n'
+    )
+    code, lines, err = run(path)
+    assert code == 1
+    assert "stored: 1 ·" in lines[-1]
+    assert "line 3: field larger than field limit" in err
+
+
+def test_line_numbers_count_blank_lines_crlf_and_a_bom(dealer, tmp_path):
+    path = tmp_path / "windows.csv"
+    path.write_bytes(
+        (
+            "\ufeffid,customer,tariff,actor,occurred_at\r\n"
+            f"a,{GOOD_ROW}\r\n"
+            "\r\n"
+            "b,nobody,test_drive,agent,2026-11-20T10:00:00+01:00\r\n"
+        ).encode()
+    )
+    code, lines, _err = run(path)
+    assert code == 1
+    assert lines[0] == "line 4 [b]: customer: 'nobody' is not a known customer."
+
+
+def test_a_header_only_file_imports_nothing_and_exits_0(dealer, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("id,customer,tariff,actor,occurred_at\n")
+    code, lines, _err = run(path)
+    assert code == 0
+    assert lines[-1].startswith("Rows read: 0 · stored: 0 ·")
+
+
+def test_a_bad_source_is_refused_before_reading(dealer, mixed_file):
+    code, _lines, err = run(mixed_file, source="Legacy CRM")
+    assert code == 1
+    assert "--source 'Legacy CRM': a source is 1 to 64 lower-case letters" in err
+    assert ChatEvent.objects.count() == 0
 
 
 def test_the_import_streams_in_batches_and_reports_lines_across_batches(dealer):
@@ -145,7 +205,7 @@ def test_the_import_streams_in_batches_and_reports_lines_across_batches(dealer):
     assert (summary.rows, summary.accepted, summary.refused) == (25, 21, 4)
 
 
-def test_a_header_only_file_imports_nothing():
+def test_an_empty_file_is_refused():
     with pytest.raises(InvalidCsv):
         events_import_csv(lines=io.StringIO(""), source="x", on_refused=print)
 

@@ -17,6 +17,13 @@ from tests.factories import CustomerFactory, UserFactory, subscribe
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+META_REFUSED = (
+    "meta holds a NUL character, invalid Unicode, a number that is not finite, or is nested "
+    "more than 32 deep."
+)
+NESTED_33 = {"a": 1}
+for _level in range(32):
+    NESTED_33 = {"a": NESTED_33}
 
 
 @pytest.fixture
@@ -134,12 +141,19 @@ def test_valid_events_are_stored_even_when_others_of_the_batch_are_refused(deale
         ),
         ({"contact": "+33\x00600"}, "contact", "contact holds a NUL character or invalid Unicode."),
         ({"id": "chat-\ud800"}, "id", "id holds a NUL character or invalid Unicode."),
-        ({"meta": {"note": "a\x00b"}}, "meta", "meta holds a NUL character or invalid Unicode."),
-        ({"meta": {"a\x00": 1}}, "meta", "meta holds a NUL character or invalid Unicode."),
+        ({"meta": {"note": "a\x00b"}}, "meta", META_REFUSED),
+        ({"meta": {"a\x00": 1}}, "meta", META_REFUSED),
+        ({"meta": {"x": float("inf")}}, "meta", META_REFUSED),
+        ({"meta": NESTED_33}, "meta", META_REFUSED),
         (
-            {"meta": {"x": float("inf")}},
-            "meta",
-            "meta holds a number that is not finite or is nested too deeply.",
+            {"occurred_at": "0001-01-01T00:00:00+01:00"},
+            "occurred_at",
+            "'0001-01-01T00:00:00+01:00' is out of the billing years.",
+        ),
+        (
+            {"occurred_at": "2021-12-31T10:00:00+01:00"},
+            "tariff",
+            "test_drive had no points yet on 2021-12-31 (they start on 2022-01-01)",
         ),
         (
             {"customr": "garage-dupont"},
@@ -306,3 +320,97 @@ def test_voiding_needs_a_reason_and_the_database_holds_it(dealer):
         events_void(events=ChatEvent.objects.all(), reason="  ", user=None)
     with pytest.raises(IntegrityError), transaction.atomic():
         ChatEvent.objects.update(voided_at=timezone.now(), void_reason="")
+
+
+def test_meta_nested_32_deep_is_accepted(dealer):
+    nested = {"a": 1}
+    for _level in range(31):
+        nested = {"a": nested}
+    assert ingest(event(meta=nested)).accepted == 1
+
+
+def test_a_source_is_a_short_lower_case_name(dealer):
+    with pytest.raises(InvalidChatEvent, match="source: 'Legacy CRM': a source is 1 to 64"):
+        ingest(event(), source="Legacy CRM")
+    with pytest.raises(InvalidChatEvent, match="source: "):
+        ingest(event(), source="x" * 65)
+    assert ChatEvent.objects.count() == 0
+
+
+# --- What both databases store, and retries of it ------------------------------------------------
+
+
+def test_unusual_values_are_stored_alike_and_a_retry_is_a_duplicate(dealer):
+    unusual = event(
+        occurred_at="2026-11-20T10:00:00.5+01:00:30.25",
+        meta={"big": 1e23, "zero": -0.0, "flag": True, "deep": [1.5, {"é": "ü"}]},
+    )
+    assert ingest(unusual).accepted == 1
+    stored = ChatEvent.objects.get()
+    assert stored.occurred_at == datetime(2026, 11, 20, 8, 59, 30, 250000, tzinfo=UTC)
+    assert stored.metadata["flag"] is True
+    assert stored.metadata["deep"] == [1.5, {"é": "ü"}]
+    assert (ingest(unusual).duplicates, ingest(unusual).rejected) == (1, [])
+
+
+def test_true_and_1_are_different_content(dealer):
+    ingest(event(meta={"flag": True}))
+    assert list(errors_of(ingest(event(meta={"flag": 1})))[0]) == ["id"]
+
+
+def test_repeats_in_a_batch_are_judged_against_what_is_stored(dealer):
+    ingest(event(actor="bot"))
+    both_conflict = ingest(event(), event())
+    assert (both_conflict.duplicates, sorted(errors_of(both_conflict))) == (0, [0, 1])
+    one_each = ingest(event(), event(actor="bot"))
+    assert (one_each.duplicates, sorted(errors_of(one_each))) == (1, [0])
+    assert ChatEvent.objects.get().actor == "bot"
+
+
+def test_a_batch_that_lost_a_deadlock_is_retried(dealer, monkeypatch):
+    from django.db import OperationalError
+
+    from billing import ingest as module
+
+    real_store, calls = module._store, []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    def store_once_deadlocked(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            try:
+                raise Deadlock
+            except Deadlock as cause:
+                raise OperationalError("deadlock detected") from cause
+        return real_store(*args)
+
+    monkeypatch.setattr(module, "_store", store_once_deadlocked)
+    assert ingest(event()).accepted == 1
+    assert len(calls) == 2
+
+
+# --- An issued invoice's month does not move ----------------------------------------------------
+
+
+def test_late_chats_and_later_voids_leave_an_issued_month_as_it_was_invoiced(dealer, clock):
+    october = Month(2026, 10)
+    ingest(*[event(id=f"oct-{n}", occurred_at="2026-10-15T10:00:00+02:00") for n in range(3)])
+    invoice = Invoice.objects.create(
+        customer=dealer,
+        month=date(2026, 11, 1) - timedelta(days=31),
+        status="issued",
+        issued_at=NOW,
+    )
+    assert month_statement(customer=dealer, month=october).points_used == 195
+    later = NOW + timedelta(hours=1)
+    late = ingest(event(id="oct-late", occurred_at="2026-10-31T10:00:00+01:00"), now=later)
+    assert late.late == 1
+    clock.now = later + timedelta(minutes=1)
+    events_void(events=ChatEvent.objects.filter(external_id="oct-0"), reason="test", user=None)
+    assert month_statement(customer=dealer, month=october).points_used == 195
+    # A credit note cancels the invoice: the month counts the late chat, not the voided one.
+    Invoice.objects.filter(pk=invoice.pk).update(status="cancelled")
+    assert month_statement(customer=dealer, month=october).points_used == 195 - 65 + 65
+    assert month_usage(customer=dealer, month=october).lines[0].chats == 3

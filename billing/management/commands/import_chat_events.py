@@ -5,8 +5,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from billing.importing import InvalidCsv, events_import_csv
+from billing.importing import InvalidCsv, events_import_csv, utf8_lines
+from billing.ingest import source_problem
 
 
 def _n(value: int) -> str:
@@ -27,6 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
     def handle(self, *args, file, source, quiet, **options):
+        if problem := source_problem(source):
+            raise CommandError(f"--source {problem}")
         if file == "-":
             binary = sys.stdin.buffer
             size = None
@@ -35,9 +39,11 @@ class Command(BaseCommand):
                 binary = open(file, "rb")  # noqa: SIM115 (closed below)
             except OSError as error:
                 raise CommandError(f"{file}: {error.strerror}") from None
-            size = binary.seek(0, io.SEEK_END) or None
-            binary.seek(0)
-        text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+            try:
+                size = binary.seek(0, io.SEEK_END) or None
+                binary.seek(0)
+            except OSError:  # a pipe: no percentage in the progress lines
+                size = None
         started = last_shown = time.monotonic()
 
         def on_refused(line, event_id, errors):
@@ -68,14 +74,13 @@ class Command(BaseCommand):
 
         try:
             summary = events_import_csv(
-                lines=text, source=source, on_refused=on_refused, on_batch=on_batch
+                lines=utf8_lines(binary), source=source, on_refused=on_refused, on_batch=on_batch
             )
         except InvalidCsv as error:
             raise CommandError(str(error)) from None
-        except UnicodeDecodeError as error:
+        except UnicodeDecodeError:
             raise CommandError(
-                _("%(file)s is not UTF-8 text (byte %(position)d).")
-                % {"file": file, "position": error.start}
+                _("%(file)s is not UTF-8 text: nothing was imported.") % {"file": file}
             ) from None
         finally:
             if binary is not sys.stdin.buffer:
@@ -83,9 +88,10 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started
         self.stdout.write(
             _(
-                "%(rows)s rows in %(seconds).1f s: %(accepted)s stored, %(duplicates)s duplicates "
-                "(already stored), %(refused)s refused; of those stored, %(late)s late (month "
-                "already invoiced), %(unbilled)s unbilled (no plan in force that month)."
+                "Rows read: %(rows)s · stored: %(accepted)s · duplicates (already stored): "
+                "%(duplicates)s · refused: %(refused)s · of those stored, late (month already "
+                "invoiced): %(late)s, unbilled (no plan in force that month): %(unbilled)s · "
+                "%(seconds).1f s"
             )
             % {
                 "rows": _n(summary.rows),
@@ -97,9 +103,15 @@ class Command(BaseCommand):
                 "unbilled": _n(summary.unbilled),
             }
         )
+        if summary.stopped:
+            raise CommandError(summary.stopped, returncode=1)
         if summary.refused:
             raise CommandError(
-                _("%(count)s rows refused (listed above with their line).")
+                ngettext(
+                    "%(count)s row refused (listed above with its line).",
+                    "%(count)s rows refused (listed above with their line).",
+                    summary.refused,
+                )
                 % {"count": _n(summary.refused)},
                 returncode=1,
             )
