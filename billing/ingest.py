@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from customers.models import Customer
 
 from .errors import BillingError
-from .models import Actor, ChatEvent, Invoice, InvoiceStatus, Subscription, Unit
+from .models import Actor, ChatEvent, Invoice, InvoiceKind, InvoiceStatus, Subscription, Unit
 from .months import Month, billing_tz
 from .tariffs import FUTURE_TOLERANCE, TariffBook
 
@@ -534,8 +534,15 @@ def _lock_customers(cursor, customer_ids: list[int]) -> None:
         )
 
 
-def _store(source: str, rows: list[_Ready], now: datetime) -> tuple[set[str], dict[str, tuple]]:
-    """Insert the rows not yet stored; return the ids inserted and the content of the others."""
+def _store(
+    source: str, rows: list[_Ready], now: datetime | None
+) -> tuple[set[str], dict[str, tuple]]:
+    """Insert the rows not yet stored; return the ids inserted and the content of the others.
+
+    `received_at` is read after the customers are locked: a batch that waited for an invoice
+    being issued is received after it (and marked late), one that went first is received before
+    it (and counted by it). `now` (tests) replaces the clock.
+    """
     rows = sorted(rows, key=lambda row: row.external_id)  # one lock order for every batch
     customer_ids = sorted({row.customer_id for row in rows})
     months = {row.month for row in rows}
@@ -543,13 +550,16 @@ def _store(source: str, rows: list[_Ready], now: datetime) -> tuple[set[str], di
         _lock_customers(cursor, customer_ids)
         invoiced = set(
             Invoice.objects.filter(
-                status=InvoiceStatus.ISSUED, customer_id__in=customer_ids, month__in=months
+                kind=InvoiceKind.INVOICE,
+                status=InvoiceStatus.ISSUED,
+                customer_id__in=customer_ids,
+                month__in=months,
             ).values_list("customer_id", "month")
         )
         for row in rows:
             row.late = (row.customer_id, row.month) in invoiced
         insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_generic
-        inserted = insert(cursor, source, rows, now)
+        inserted = insert(cursor, source, rows, now or timezone.now())
         others = [row.external_id for row in rows if row.external_id not in inserted]
         existing = {}
         if others:
@@ -587,7 +597,6 @@ def events_ingest(
     source_error = source_problem(source)
     if source_error:
         raise InvalidChatEvent("source", source_error)
-    now = now or timezone.now()
     rows, rejected, repeats = events_prepare(events=events, now=now, book=book)
     result = IngestResult(rejected=rejected)
     stored_content: dict[str, tuple] = {}  # what is stored under each id of the batch

@@ -23,7 +23,16 @@ from django.utils.translation import gettext as _
 from customers.models import Customer
 
 from .errors import NoPlanInForce
-from .models import Category, ChatEvent, Invoice, InvoiceStatus, Subscription, Tariff, Unit
+from .models import (
+    Category,
+    ChatEvent,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    Subscription,
+    Tariff,
+    Unit,
+)
 from .months import Month, billing_tz
 from .pricing import Statement, Usage, UsageLine, price_month
 
@@ -53,7 +62,10 @@ def events_in_month(*, customer: Customer, month: Month):
     """
     start, end = month.bounds(billing_tz())
     issued_at = Invoice.objects.filter(
-        customer=customer, month=month.first_day, status=InvoiceStatus.ISSUED
+        customer=customer,
+        month=month.first_day,
+        kind=InvoiceKind.INVOICE,
+        status=InvoiceStatus.ISSUED,
     ).values("issued_at")[:1]
     cutoff = Coalesce(Subquery(issued_at), Value(_NEVER), output_field=DateTimeField())
     return ChatEvent.objects.filter(
@@ -87,21 +99,16 @@ def customer_attention(*, customer: Customer) -> dict[str, int]:
     }
 
 
-def month_usage(*, customer: Customer, month: Month) -> Usage:
-    """A month's usage per tariff and actor: one aggregate query over the month's events (plus
-    the small tariff table, read first).
+def _aggregate(events: QuerySet, *, tariffs: dict[int, Tariff], per_customer: bool):
+    """One GROUP BY over `events`: chats, points and distinct contacts per tariff and actor.
 
-    The aggregate groups by (tariff_id, actor) and joins nothing: PostgreSQL sorts the month's
-    rows for COUNT(DISTINCT), and short keys sort fastest (bench/statement.py).
-    A tariff charged per engaged contact costs its points once per distinct contact in the month
-    (rule 2). Such a tariff only changes points on the first day of a month, so every event of
-    the month carries the same points and MAX(points) is the price of one contact.
+    It groups by ids and joins nothing: PostgreSQL sorts the month's rows for COUNT(DISTINCT),
+    and short keys sort fastest (bench/statement.py).
     """
-    tariffs = {row["id"]: row for row in Tariff.objects.values("id", "code", "category", "unit")}
-    per_contact = [pk for pk, row in tariffs.items() if row["unit"] == Unit.CONTACT_MONTH]
-    rows = (
-        events_in_month(customer=customer, month=month)
-        .values("tariff_id", "actor")
+    per_contact = [pk for pk, tariff in tariffs.items() if tariff.unit == Unit.CONTACT_MONTH]
+    keys = ("customer_id", "tariff_id", "actor") if per_customer else ("tariff_id", "actor")
+    return (
+        events.values(*keys)
         .annotate(
             chats=Count("id"),
             unit_points=Max("points"),
@@ -110,17 +117,26 @@ def month_usage(*, customer: Customer, month: Month) -> Usage:
         )
         .order_by()
     )
+
+
+def usage_from_rows(rows, tariffs: dict[int, Tariff]) -> Usage:
+    """A month's Usage from aggregate rows (see _aggregate).
+
+    A tariff charged per engaged contact costs its points once per distinct contact in the month
+    (rule 2). Such a tariff only changes points on the first day of a month, so every event of
+    the month carries the same points and MAX(points) is the price of one contact.
+    """
     lines = []
     engaged = 0
     for row in rows:
         tariff = tariffs[row["tariff_id"]]
-        is_per_contact = tariff["unit"] == Unit.CONTACT_MONTH
+        is_per_contact = tariff.unit == Unit.CONTACT_MONTH
         if is_per_contact:
             engaged += row["contacts"]
         lines.append(
             UsageLine(
-                tariff=tariff["code"],
-                category=tariff["category"],
+                tariff=tariff.code,
+                category=tariff.category,
                 actor=row["actor"],
                 chats=row["chats"],
                 points=row["contacts"] * row["unit_points"]
@@ -131,6 +147,29 @@ def month_usage(*, customer: Customer, month: Month) -> Usage:
         )
     lines.sort(key=lambda line: (_CATEGORY_ORDER.get(line.category, 99), line.tariff, line.actor))
     return Usage(lines=tuple(lines), engaged_contacts=engaged)
+
+
+def usage_rows(*, month: Month, customers: list[int], tariffs: dict[int, Tariff]):
+    """The aggregate rows of several customers' month in one query (per customer, tariff and
+    actor), for months not invoiced yet (month close): every chat not voided counts."""
+    start, end = month.bounds(billing_tz())
+    events = ChatEvent.objects.filter(
+        customer_id__in=customers,
+        occurred_at__gte=start,
+        occurred_at__lt=end,
+        voided_at__isnull=True,
+    )
+    return _aggregate(events, tariffs=tariffs, per_customer=True)
+
+
+def month_usage(*, customer: Customer, month: Month) -> Usage:
+    """A month's usage per tariff and actor: one aggregate query over the month's events that
+    count (events_in_month), plus the small tariff table, read first."""
+    tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
+    rows = _aggregate(
+        events_in_month(customer=customer, month=month), tariffs=tariffs, per_customer=False
+    )
+    return usage_from_rows(rows, tariffs)
 
 
 def month_statement(*, customer: Customer, month: Month) -> Statement:

@@ -58,3 +58,14 @@ def siren_is_valid(siren: str) -> bool:
 def french_vat_key(siren: str) -> str:
     """The two-digit key of a French VAT number: (12 + 3 x (SIREN mod 97)) mod 97."""
     return f"{(12 + 3 * (int(siren) % 97)) % 97:02d}"
+
+
+def vat_treatment_for(*, seller_country: str, buyer_country: str, buyer_vat_number: str) -> str:
+    """How a service to this buyer is taxed: "standard" (VAT at the buyer's rate: same country,
+    or an EU buyer without a VAT number), "reverse_charge" (a business in another EU country: the
+    buyer accounts for the VAT) or "outside_eu" (no EU VAT)."""
+    if buyer_country.upper() == seller_country.upper():
+        return "standard"
+    if buyer_country.upper() in EU_COUNTRIES:
+        return "reverse_charge" if buyer_vat_number else "standard"
+    return "outside_eu"

@@ -156,6 +156,16 @@ SELLER = {
     "email": env.str("SELLER_EMAIL", default="facturation@chatpoints.example"),
 }
 
+# Invoices (DOMAIN.md rules 7-8). Numbers: one gapless series per year for invoices and one for
+# credit notes; the format receives the year and the number in the year.
+INVOICE_NUMBER_FORMAT = env.str("INVOICE_NUMBER_FORMAT", default="F{year}-{number:05d}")
+CREDIT_NOTE_NUMBER_FORMAT = env.str("CREDIT_NOTE_NUMBER_FORMAT", default="AV{year}-{number:05d}")
+PAYMENT_TERMS_DAYS = env.int("PAYMENT_TERMS_DAYS", default=30)
+# Late payment: the annual penalty rate (percent) and the fixed recovery indemnity (euros) that
+# French law requires every invoice to state (Code de commerce, L441-10).
+LATE_PAYMENT_RATE = env.str("LATE_PAYMENT_RATE", default="10.00")
+RECOVERY_INDEMNITY = env.str("RECOVERY_INDEMNITY", default="40.00")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

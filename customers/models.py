@@ -12,7 +12,7 @@ from django.core.validators import (
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from billing.vat import french_vat_key, siren_is_valid, standard_rate
+from billing.vat import french_vat_key, siren_is_valid, standard_rate, vat_treatment_for
 
 COUNTRIES = [
     ("FR", _("France")),
@@ -84,6 +84,12 @@ def validate_billing_emails(value: str) -> None:
             ) from None
 
 
+class VatTreatment(models.TextChoices):
+    STANDARD = "standard", _("VAT at the customer's rate")
+    REVERSE_CHARGE = "reverse_charge", _("reverse charge (EU business customer)")
+    OUTSIDE_EU = "outside_eu", _("outside the EU: no French VAT")
+
+
 class Customer(models.Model):
     """A dealer: who is billed, with the legal details every invoice carries."""
 
@@ -127,6 +133,17 @@ class Customer(models.Model):
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
         help_text=_("By default the standard rate of the seller's country."),
     )
+    vat_treatment = models.CharField(
+        _("VAT treatment"),
+        max_length=16,
+        choices=VatTreatment.choices,
+        blank=True,
+        help_text=_(
+            "Empty: decided from the countries and the VAT number (same country as the seller: "
+            "VAT; another EU country with a VAT number: reverse charge; outside the EU: no "
+            "French VAT)."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -148,6 +165,14 @@ class Customer(models.Model):
 
     def __str__(self):
         return f"{self.legal_name} ({self.code})"
+
+    def effective_vat_treatment(self) -> str:
+        """The VAT treatment set by staff, or the one the countries and VAT number give."""
+        return self.vat_treatment or vat_treatment_for(
+            seller_country=settings.SELLER["country"],
+            buyer_country=self.country,
+            buyer_vat_number=self.vat_number,
+        )
 
     @property
     def billing_email_list(self) -> list[str]:

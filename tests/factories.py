@@ -83,3 +83,25 @@ def record(
         contact=contact,
         now=now,
     )
+
+
+_invoice_numbers = itertools.count(1)
+
+
+def issued_invoice(customer, month, issued_at, status="issued"):
+    """An issued invoice row for `month` (a date, first of month), written directly: what
+    ingestion and the statements read (numbers from a test-only series, no PDF)."""
+    from billing.models import Invoice
+
+    sequence = next(_invoice_numbers)
+    return Invoice.objects.create(
+        customer=customer,
+        month=month,
+        status=status,
+        issued_at=issued_at,
+        issue_date=issued_at.date(),
+        series="T",
+        year=issued_at.year,
+        sequence=sequence,
+        number=f"T{issued_at.year}-{sequence:05d}",
+    )

@@ -7,10 +7,10 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from billing.ingest import events_ingest
-from billing.models import ChatEvent, Invoice
+from billing.models import ChatEvent
 from billing.months import Month
 from billing.usage import month_usage
-from tests.factories import CustomerFactory, UserFactory, subscribe
+from tests.factories import CustomerFactory, UserFactory, issued_invoice, subscribe
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:billing_chatevent_changelist"
@@ -27,12 +27,7 @@ def staff(client):
 def dealer():
     customer = CustomerFactory(code="garage-dupont")
     subscribe(customer, "GROW", first_month=date(2026, 10, 1))
-    Invoice.objects.create(
-        customer=customer,
-        month=date(2026, 10, 1),
-        status="issued",
-        issued_at=datetime(2026, 11, 2, tzinfo=UTC),
-    )
+    issued_invoice(customer, date(2026, 10, 1), datetime(2026, 11, 2, tzinfo=UTC))
     return customer
 
 

@@ -12,7 +12,7 @@ from billing.models import ChatEvent, Invoice, Tariff
 from billing.months import Month
 from billing.tariffs import tariff_change
 from billing.usage import customer_attention, events_unbilled, month_statement, month_usage
-from tests.factories import CustomerFactory, UserFactory, subscribe
+from tests.factories import CustomerFactory, UserFactory, issued_invoice, subscribe
 
 pytestmark = pytest.mark.django_db
 
@@ -279,7 +279,7 @@ def test_unbilled_is_judged_on_the_billing_month_of_the_chat():
 
 
 def test_a_chat_of_an_invoiced_month_is_stored_late_and_the_issued_invoice_is_left_alone(dealer):
-    Invoice.objects.create(customer=dealer, month=date(2026, 10, 1), status="issued", issued_at=NOW)
+    issued_invoice(dealer, date(2026, 10, 1), NOW)
     Invoice.objects.create(customer=dealer, month=date(2026, 11, 1), status="draft")
     result = ingest(
         event(id="late", occurred_at="2026-10-31T10:00:00+01:00"),
@@ -397,12 +397,7 @@ def test_a_batch_that_lost_a_deadlock_is_retried(dealer, monkeypatch):
 def test_late_chats_and_later_voids_leave_an_issued_month_as_it_was_invoiced(dealer, clock):
     october = Month(2026, 10)
     ingest(*[event(id=f"oct-{n}", occurred_at="2026-10-15T10:00:00+02:00") for n in range(3)])
-    invoice = Invoice.objects.create(
-        customer=dealer,
-        month=date(2026, 11, 1) - timedelta(days=31),
-        status="issued",
-        issued_at=NOW,
-    )
+    invoice = issued_invoice(dealer, date(2026, 10, 1), NOW)
     assert month_statement(customer=dealer, month=october).points_used == 195
     later = NOW + timedelta(hours=1)
     late = ingest(event(id="oct-late", occurred_at="2026-10-31T10:00:00+01:00"), now=later)

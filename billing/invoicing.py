@@ -1,0 +1,553 @@
+"""Invoices: month close (drafts for every customer), issuing (gapless numbers, frozen content, a
+stored PDF, an e-mail), credit notes. DOMAIN.md rules 5-10.
+
+- Drafts follow the usage: `invoices_draft(month=…)` creates or refreshes the draft of every
+  customer with a plan in force, in a constant number of queries, and reports what needs
+  attention.
+- `invoice_issue` freezes a draft: it recomputes it under a lock on the customer (chats being
+  stored for that customer finish first; later ones are marked late), copies both parties' legal
+  details, takes the next number of the year's series under a row lock (a rolled-back issue gives
+  it back: no gap), renders and stores the PDF. The e-mail goes after the commit.
+- `invoice_cancel` cancels an issued invoice with a credit note (its own series and number, the
+  same lines negated, its own PDF); the month can then be invoiced again.
+
+Money comes from billing.pricing only; this module copies it into rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from customers.models import Customer
+
+from .errors import BillingError
+from .models import (
+    ChatEvent,
+    EmailStatus,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceStatus,
+    Subscription,
+    Tariff,
+)
+from .months import Month, billing_tz
+from .months import today as billing_today
+from .pricing import LINE_OVERAGE, LINE_PLAN_FEE, Statement, price_month
+from .usage import usage_from_rows, usage_rows
+
+SERIES_INVOICE = "F"
+SERIES_CREDIT_NOTE = "AV"
+
+
+class InvoiceError(BillingError):
+    pass
+
+
+@dataclass
+class Attention:
+    """What staff should look at before issuing a month."""
+
+    unbilled: dict[str, int] = field(default_factory=dict)  # customer code -> chats, no plan
+    late: dict[str, int] = field(default_factory=dict)  # customer code -> late chats
+    no_email: list[str] = field(default_factory=list)  # customer codes without billing e-mail
+    issued: list[str] = field(default_factory=list)  # customers whose month is already issued
+
+    def messages(self) -> list[str]:
+        out = []
+        for code, count in sorted(self.unbilled.items()):
+            out.append(
+                _("%(customer)s: %(count)d chats with no plan in force (unbilled).")
+                % {"customer": code, "count": count}
+            )
+        for code, count in sorted(self.late.items()):
+            out.append(
+                _(
+                    "%(customer)s: %(count)d late chats (received after the month was "
+                    "invoiced): cancel the invoice with a credit note to bill them."
+                )
+                % {"customer": code, "count": count}
+            )
+        for code in sorted(self.no_email):
+            out.append(
+                _("%(customer)s: no billing e-mail address: the invoice cannot be sent.")
+                % {"customer": code}
+            )
+        return out
+
+
+@dataclass
+class CloseReport:
+    month: Month
+    drafts: list[Invoice]
+    created: int
+    refreshed: int
+    attention: Attention
+
+
+# --- Content of an invoice ------------------------------------------------------------------------
+
+
+def _plan_name(plan, language: str) -> str:
+    return plan.name_en if language == "en" else plan.name_fr
+
+
+def _line_descriptions(plan_name: str, month: Month, language: str) -> dict[str, str]:
+    with translation.override(language):
+        return {
+            LINE_PLAN_FEE: _("Plan %(plan)s — %(month)s")
+            % {"plan": plan_name, "month": date_format(month.first_day, "F Y")},
+            LINE_OVERAGE: _("Plan %(plan)s — extra Chatpoints") % {"plan": plan_name},
+        }
+
+
+def _usage_detail(statement: Statement, tariffs: dict[str, Tariff], language: str) -> list[dict]:
+    detail = []
+    for line in statement.lines:
+        tariff = tariffs[line.tariff]
+        detail.append(
+            {
+                "tariff": line.tariff,
+                "description": tariff.description_en if language == "en" else tariff.description_fr,
+                "category": line.category,
+                "actor": line.actor,
+                "chats": line.chats,
+                "points": line.points,
+                "contacts": line.contacts,
+            }
+        )
+    return detail
+
+
+def vat_for(customer: Customer) -> tuple[str, Decimal]:
+    """The customer's VAT treatment and the rate it gives (0 without French VAT)."""
+    treatment = customer.effective_vat_treatment()
+    return treatment, (customer.vat_rate if treatment == "standard" else Decimal("0.00"))
+
+
+def _fill(
+    invoice: Invoice, *, subscription: Subscription, statement: Statement, tariffs, month: Month
+):
+    """Copy a statement into an invoice (not saved) and return its lines (not saved)."""
+    customer = subscription.customer
+    language = customer.language
+    treatment, _rate = vat_for(customer)
+    plan_name = _plan_name(subscription.plan, language)
+    invoice.language = language
+    invoice.plan_name = plan_name
+    invoice.included_points = statement.included_points
+    invoice.points_used = statement.points_used
+    invoice.overage_points = statement.overage_points
+    invoice.engaged_contacts = statement.engaged_contacts
+    invoice.net_total = statement.net_total
+    invoice.vat_rate = statement.vat_rate
+    invoice.vat_amount = statement.vat_amount
+    invoice.total = statement.total
+    invoice.vat_treatment = treatment
+    invoice.usage = _usage_detail(statement, tariffs, language)
+    invoice.computed_at = timezone.now()
+    descriptions = _line_descriptions(plan_name, month, language)
+    return [
+        InvoiceLine(
+            invoice=invoice,
+            position=position,
+            kind=line.kind,
+            description=descriptions[line.kind],
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+        )
+        for position, line in enumerate(statement.invoice_lines, start=1)
+    ]
+
+
+def _buyer(customer: Customer) -> dict:
+    return {
+        "code": customer.code,
+        "legal_name": customer.legal_name,
+        "address": customer.address,
+        "postal_code": customer.postal_code,
+        "city": customer.city,
+        "country": customer.country,
+        "country_name": str(customer.get_country_display()),
+        "vat_number": customer.vat_number,
+        "siren": customer.siren,
+        "billing_emails": customer.billing_email_list,
+    }
+
+
+# --- Drafts ---------------------------------------------------------------------------------------
+
+
+def invoices_draft(*, month: Month) -> CloseReport:
+    """Create or refresh the draft invoice of every customer with a plan in force in `month`.
+
+    A constant number of queries whatever the number of customers: the subscriptions in force,
+    the month's invoices, the tariffs, one aggregate of the month's chats for every customer,
+    the attention counts, then bulk writes. Running it twice creates nothing twice.
+    """
+    first = month.first_day
+    subscriptions = list(
+        Subscription.objects.select_related("plan", "customer")
+        .filter(first_month__lte=first)
+        .filter(Q(last_month__isnull=True) | Q(last_month__gte=first))
+        .order_by("customer__code")
+    )
+    current = {
+        invoice.customer_id: invoice
+        for invoice in Invoice.objects.filter(
+            month=first,
+            kind=InvoiceKind.INVOICE,
+            status__in=[InvoiceStatus.DRAFT, InvoiceStatus.ISSUED],
+        )
+    }
+    tariff_rows = {tariff.id: tariff for tariff in Tariff.objects.all()}
+    tariffs_by_code = {tariff.code: tariff for tariff in tariff_rows.values()}
+    to_draft = [s for s in subscriptions if _status(current.get(s.customer_id)) != "issued"]
+    rows_by_customer: dict[int, list[dict]] = {}
+    if to_draft:
+        customer_ids = [s.customer_id for s in to_draft]
+        for row in usage_rows(month=month, customers=customer_ids, tariffs=tariff_rows):
+            rows_by_customer.setdefault(row["customer_id"], []).append(row)
+    new, refreshed, lines = [], [], []
+    for subscription in to_draft:
+        customer = subscription.customer
+        usage = usage_from_rows(rows_by_customer.get(customer.id, []), tariff_rows)
+        _treatment, rate = vat_for(customer)
+        statement = price_month(terms=subscription.terms(), usage=usage, vat_rate=rate)
+        invoice = current.get(customer.id) or Invoice(customer=customer, month=first)
+        invoice.customer = customer
+        lines += _fill(
+            invoice,
+            subscription=subscription,
+            statement=statement,
+            tariffs=tariffs_by_code,
+            month=month,
+        )
+        (refreshed if invoice.pk else new).append(invoice)
+    with transaction.atomic():
+        if new:
+            Invoice.objects.bulk_create(new)
+        if refreshed:
+            InvoiceLine.objects.filter(invoice__in=refreshed, invoice__status="draft").delete()
+            Invoice.objects.bulk_update(refreshed, _DRAFT_FIELDS)
+        for line in lines:
+            line.invoice_id = line.invoice.pk
+        InvoiceLine.objects.bulk_create(lines)
+    attention = _attention(month=month, subscriptions=subscriptions, current=current)
+    return CloseReport(
+        month=month,
+        drafts=new + refreshed,
+        created=len(new),
+        refreshed=len(refreshed),
+        attention=attention,
+    )
+
+
+_DRAFT_FIELDS = [
+    "language",
+    "plan_name",
+    "included_points",
+    "points_used",
+    "overage_points",
+    "engaged_contacts",
+    "net_total",
+    "vat_rate",
+    "vat_amount",
+    "total",
+    "vat_treatment",
+    "usage",
+    "computed_at",
+]
+
+
+def _status(invoice: Invoice | None) -> str | None:
+    return invoice.status if invoice else None
+
+
+def _attention(*, month: Month, subscriptions, current) -> Attention:
+    start, end = month.bounds(billing_tz())
+    in_force = {s.customer_id for s in subscriptions}
+    counting = ChatEvent.objects.filter(
+        occurred_at__gte=start, occurred_at__lt=end, voided_at__isnull=True
+    )
+    attention = Attention()
+    for code, count in (
+        counting.exclude(customer_id__in=in_force)
+        .values_list("customer__code")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        attention.unbilled[code] = count
+    for code, count in (
+        counting.filter(late=True)
+        .values_list("customer__code")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        attention.late[code] = count
+    attention.no_email = [
+        s.customer.code for s in subscriptions if not s.customer.billing_email_list
+    ]
+    attention.issued = [
+        s.customer.code for s in subscriptions if _status(current.get(s.customer_id)) == "issued"
+    ]
+    return attention
+
+
+# --- Issuing --------------------------------------------------------------------------------------
+
+
+def _next_number(series: str, year: int) -> tuple[int, str]:
+    """The next number of a series in a year, taken under a row lock (gapless: a rollback of
+    the issuing transaction gives it back)."""
+    InvoiceSequence.objects.bulk_create(
+        [InvoiceSequence(series=series, year=year)], ignore_conflicts=True
+    )
+    sequence = InvoiceSequence.objects.select_for_update().get(series=series, year=year)
+    sequence.last += 1
+    sequence.save(update_fields=["last"])
+    pattern = (
+        settings.INVOICE_NUMBER_FORMAT
+        if series == SERIES_INVOICE
+        else settings.CREDIT_NOTE_NUMBER_FORMAT
+    )
+    return sequence.last, pattern.format(year=year, number=sequence.last)
+
+
+def _seller() -> dict:
+    seller = dict(settings.SELLER)
+    seller["late_payment_rate"] = settings.LATE_PAYMENT_RATE
+    seller["recovery_indemnity"] = settings.RECOVERY_INDEMNITY
+    return seller
+
+
+def _lock_customer(customer_id: int) -> Customer:
+    """FOR UPDATE (not NO KEY UPDATE): it waits for the chat batches of this customer in flight
+    (they hold it FOR KEY SHARE) and makes the later ones wait, then see the issued invoice."""
+    return Customer.objects.select_for_update().get(pk=customer_id)
+
+
+def _finalize(invoice: Invoice, lines: list[InvoiceLine], *, series: str) -> None:
+    """Number, date, render and mark issued (inside the caller's transaction)."""
+    from .pdf import invoice_pdf
+
+    now = timezone.now()
+    issue_date = billing_today(now)
+    sequence, number = _next_number(series, issue_date.year)
+    invoice.series, invoice.year, invoice.sequence, invoice.number = (
+        series,
+        issue_date.year,
+        sequence,
+        number,
+    )
+    invoice.issued_at = now
+    invoice.issue_date = issue_date
+    invoice.due_date = issue_date + timedelta(days=settings.PAYMENT_TERMS_DAYS)
+    invoice.pdf = invoice_pdf(invoice, lines)
+    invoice.status = InvoiceStatus.ISSUED
+    invoice.save()
+
+
+def invoice_issue(*, invoice: Invoice, today: date | None = None) -> Invoice:
+    """Issue a draft: recompute it, freeze it, number it, store its PDF; e-mail it after commit."""
+    with transaction.atomic():
+        customer = _lock_customer(invoice.customer_id)
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.status != InvoiceStatus.DRAFT or invoice.kind != InvoiceKind.INVOICE:
+            raise InvoiceError(
+                _("%(invoice)s is not a draft invoice: it cannot be issued.") % {"invoice": invoice}
+            )
+        month = Month.of(invoice.month)
+        today = today or billing_today()
+        if month.next().first_day > today:
+            raise InvoiceError(
+                _("%(month)s is not over: a month is invoiced once it has ended.")
+                % {"month": month}
+            )
+        subscription = (
+            Subscription.objects.select_related("plan", "customer")
+            .filter(customer=customer, first_month__lte=invoice.month)
+            .filter(Q(last_month__isnull=True) | Q(last_month__gte=invoice.month))
+            .first()
+        )
+        if subscription is None:
+            raise InvoiceError(
+                _("%(customer)s has no plan in force in %(month)s.")
+                % {"customer": customer.code, "month": month}
+            )
+        tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
+        usage = usage_from_rows(
+            usage_rows(month=month, customers=[customer.id], tariffs=tariffs), tariffs
+        )
+        _treatment, rate = vat_for(customer)
+        statement = price_month(terms=subscription.terms(), usage=usage, vat_rate=rate)
+        invoice.customer = customer
+        lines = _fill(
+            invoice,
+            subscription=subscription,
+            statement=statement,
+            tariffs={tariff.code: tariff for tariff in tariffs.values()},
+            month=month,
+        )
+        invoice.seller = _seller()
+        invoice.buyer = _buyer(customer)
+        invoice.save()  # still a draft: its lines may be replaced
+        InvoiceLine.objects.filter(invoice=invoice).delete()
+        InvoiceLine.objects.bulk_create(lines)
+        _finalize(invoice, lines, series=SERIES_INVOICE)
+        transaction.on_commit(lambda: invoice_send(invoice_id=invoice.pk))
+    return invoice
+
+
+def invoice_cancel(*, invoice: Invoice) -> Invoice:
+    """Cancel an issued invoice with a credit note (the same lines negated); returns the note.
+
+    The month can then be invoiced again (month close makes a new draft, with any late chats).
+    """
+    with transaction.atomic():
+        _lock_customer(invoice.customer_id)
+        original = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if original.status != InvoiceStatus.ISSUED or original.kind != InvoiceKind.INVOICE:
+            raise InvoiceError(
+                _("%(invoice)s is not an issued invoice: there is nothing to cancel.")
+                % {"invoice": original}
+            )
+        note = Invoice(
+            customer_id=original.customer_id,
+            month=original.month,
+            kind=InvoiceKind.CREDIT_NOTE,
+            credited_invoice=original,
+            language=original.language,
+            plan_name=original.plan_name,
+            included_points=original.included_points,
+            points_used=original.points_used,
+            overage_points=original.overage_points,
+            engaged_contacts=original.engaged_contacts,
+            net_total=-original.net_total,
+            vat_rate=original.vat_rate,
+            vat_amount=-original.vat_amount,
+            total=-original.total,
+            vat_treatment=original.vat_treatment,
+            seller=original.seller,
+            buyer=original.buyer,
+            usage=original.usage,
+            computed_at=timezone.now(),
+        )
+        note.save()
+        lines = [
+            InvoiceLine(
+                invoice=note,
+                position=line.position,
+                kind=line.kind,
+                description=line.description,
+                quantity=-line.quantity,
+                unit_price=line.unit_price,
+                amount=-line.amount,
+            )
+            for line in original.lines.all()
+        ]
+        InvoiceLine.objects.bulk_create(lines)
+        _finalize(note, lines, series=SERIES_CREDIT_NOTE)
+        original.status = InvoiceStatus.CANCELLED
+        original.save(update_fields=["status"])
+        transaction.on_commit(lambda: invoice_send(invoice_id=note.pk))
+    return note
+
+
+def invoices_issue_month(*, month: Month, today: date | None = None) -> list[Invoice]:
+    """Issue every draft of the month (customer order); returns the issued invoices."""
+    drafts = Invoice.objects.filter(
+        month=month.first_day, kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT
+    ).order_by("customer__code")
+    return [invoice_issue(invoice=draft, today=today) for draft in drafts]
+
+
+def invoice_mark_paid(*, invoice: Invoice, paid_on: date) -> Invoice:
+    if invoice.status != InvoiceStatus.ISSUED:
+        raise InvoiceError(_("Only an issued invoice is paid."))
+    invoice.paid_on = paid_on
+    invoice.save(update_fields=["paid_on"])
+    return invoice
+
+
+# --- E-mail ---------------------------------------------------------------------------------------
+
+
+def invoice_send(*, invoice_id: int) -> Invoice:
+    """E-mail an issued invoice or credit note (its stored PDF) to the customer's billing
+    addresses, in the invoice's language. A failure is recorded (and can be retried); it never
+    un-issues anything."""
+    from django.core.mail import EmailMessage
+
+    invoice = Invoice.objects.select_related("customer").get(pk=invoice_id)
+    recipients = invoice.customer.billing_email_list
+    try:
+        if not recipients:
+            raise InvoiceError(_("The customer has no billing e-mail address."))
+        with translation.override(invoice.language):
+            month = date_format(invoice.month, "F Y")
+            if invoice.kind == InvoiceKind.CREDIT_NOTE:
+                subject = _("Credit note %(number)s (%(month)s)") % {
+                    "number": invoice.number,
+                    "month": month,
+                }
+                body = _(
+                    "Hello,\n\nPlease find attached credit note %(number)s, which cancels "
+                    "invoice %(original)s for %(month)s.\n\n%(seller)s"
+                ) % {
+                    "number": invoice.number,
+                    "original": invoice.credited_invoice.number,
+                    "month": month,
+                    "seller": invoice.seller.get("legal_name", ""),
+                }
+            else:
+                subject = _("Invoice %(number)s — Chatpoints %(month)s") % {
+                    "number": invoice.number,
+                    "month": month,
+                }
+                body = _(
+                    "Hello,\n\nPlease find attached invoice %(number)s for your Chatpoints of "
+                    "%(month)s: %(total)s including VAT, due on %(due)s.\n\n%(seller)s"
+                ) % {
+                    "number": invoice.number,
+                    "month": month,
+                    "total": _money_text(invoice.total),
+                    "due": date_format(invoice.due_date, "DATE_FORMAT"),
+                    "seller": invoice.seller.get("legal_name", ""),
+                }
+        message = EmailMessage(
+            subject=subject,
+            body=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=recipients,
+            reply_to=[invoice.seller.get("email")] if invoice.seller.get("email") else None,
+        )
+        message.attach(f"{invoice.number}.pdf", bytes(invoice.pdf), "application/pdf")
+        message.send()
+    except Exception as error:  # noqa: BLE001 - any failure to send is recorded, never raised
+        invoice.email_status = EmailStatus.FAILED
+        invoice.email_error = f"{type(error).__name__}: {error}"[:2000]
+        invoice.save(update_fields=["email_status", "email_error"])
+        return invoice
+    invoice.email_status = EmailStatus.SENT
+    invoice.email_sent_at = timezone.now()
+    invoice.email_error = ""
+    invoice.save(update_fields=["email_status", "email_sent_at", "email_error"])
+    return invoice
+
+
+def _money_text(amount: Decimal) -> str:
+    from .templatetags.money import format_money
+
+    return format_money(amount)
