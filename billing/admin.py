@@ -347,4 +347,4 @@ class TariffRateAdmin(admin.ModelAdmin):
         return False
 
 
-from . import admin_events  # noqa: E402, F401  (chat events, CSV import, API tokens)
+from . import admin_events, admin_invoices  # noqa: E402, F401  (chat events, CSV import, API tokens, invoices)

@@ -1,0 +1,280 @@
+"""Admin for invoices: read-only invoices and credit notes with their PDF, the month close page
+(compute drafts, see what needs attention, issue the selected drafts), credit notes, e-mail
+retries, payments."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from .errors import BillingError
+from .invoicing import (
+    invoice_cancel,
+    invoice_issue,
+    invoice_mark_paid,
+    invoice_send,
+    invoices_draft,
+)
+from .models import EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from .months import Month, current_month
+from .months import today as billing_today
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    extra = 0
+    fields = ("position", "description", "quantity", "unit_price", "amount")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    change_list_template = "admin/billing/invoice/change_list.html"
+    list_display = (
+        "document",
+        "customer_code",
+        "service_month",
+        "kind",
+        "status",
+        "net_total",
+        "total",
+        "issue_date",
+        "due_date",
+        "paid_on",
+        "email_status",
+        "pdf_link",
+    )
+    list_filter = ("status", "kind", "email_status", "month", "customer")
+    search_fields = ("=number", "=customer__code")
+    list_select_related = ("customer",)
+    inlines = [InvoiceLineInline]
+    actions = ["issue_drafts", "cancel_with_credit_note", "send_again", "mark_paid_today"]
+    exclude = ("pdf",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Invoice._meta.fields if f.name != "pdf"] + ["pdf_link"]
+
+    @admin.display(description=_("number"), ordering="number")
+    def document(self, invoice):
+        return invoice.number or gettext("draft")
+
+    @admin.display(description=_("customer"), ordering="customer__code")
+    def customer_code(self, invoice):
+        return invoice.customer.code
+
+    @admin.display(description=_("month"), ordering="month")
+    def service_month(self, invoice):
+        return f"{invoice.month:%Y-%m}"
+
+    @admin.display(description=_("PDF"))
+    def pdf_link(self, invoice):
+        if invoice.status == InvoiceStatus.DRAFT:
+            return ""
+        return format_html(
+            '<a href="{}">{}.pdf</a>',
+            reverse("admin:billing_invoice_pdf", args=[invoice.pk]),
+            invoice.number,
+        )
+
+    def has_add_permission(self, request):
+        return False  # drafts come from the month close
+
+    def has_change_permission(self, request, obj=None):
+        return False  # issued invoices are final; drafts follow the usage
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # nothing is ever deleted: an invoice is cancelled by a credit note
+
+    def has_issue_permission(self, request):
+        return request.user.has_perm("billing.issue_invoice")
+
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("billing.cancel_invoice")
+
+    def get_urls(self):
+        return [
+            path(
+                "close/",
+                self.admin_site.admin_view(self.close_view),
+                name="billing_invoice_close",
+            ),
+            path(
+                "<int:pk>/pdf/",
+                self.admin_site.admin_view(self.pdf_view),
+                name="billing_invoice_pdf",
+            ),
+            *super().get_urls(),
+        ]
+
+    def pdf_view(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=pk)
+        if invoice.pdf is None:
+            raise Http404
+        response = HttpResponse(bytes(invoice.pdf), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+        return response
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def _issue(self, request, invoices) -> None:
+        issued, refused = [], []
+        for invoice in invoices:
+            try:
+                issued.append(invoice_issue(invoice=invoice).number)
+            except BillingError as error:
+                refused.append(f"{invoice.customer.code}: {error}")
+        if issued:
+            self.message_user(
+                request,
+                ngettext(
+                    "Issued %(numbers)s.", "Issued %(count)d invoices: %(numbers)s.", len(issued)
+                )
+                % {"count": len(issued), "numbers": ", ".join(issued)},
+                messages.SUCCESS,
+            )
+        for message in refused:
+            self.message_user(request, message, messages.ERROR)
+
+    @admin.action(description=_("Issue the selected drafts"), permissions=["issue"])
+    def issue_drafts(self, request, queryset):
+        self._issue(
+            request,
+            queryset.filter(status=InvoiceStatus.DRAFT, kind=InvoiceKind.INVOICE)
+            .select_related("customer")
+            .order_by("customer__code"),
+        )
+
+    @admin.action(description=_("Cancel with a credit note…"), permissions=["cancel"])
+    def cancel_with_credit_note(self, request, queryset):
+        invoices = queryset.filter(status=InvoiceStatus.ISSUED, kind=InvoiceKind.INVOICE)
+        if "confirm" not in request.POST:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": gettext("Cancel invoices with credit notes"),
+                "opts": self.model._meta,
+                "invoices": invoices.select_related("customer"),
+                "ignored": queryset.count() - invoices.count(),
+                "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/billing/invoice/cancel.html", context)
+        notes = []
+        for invoice in invoices:
+            try:
+                notes.append(f"{invoice.number} → {invoice_cancel(invoice=invoice).number}")
+            except BillingError as error:
+                self.message_user(request, str(error), messages.ERROR)
+        if notes:
+            self.message_user(
+                request,
+                gettext("Credit notes issued: %(notes)s. The month can be invoiced again.")
+                % {"notes": ", ".join(notes)},
+                messages.SUCCESS,
+            )
+        return None
+
+    @admin.action(description=_("Send the e-mail again"))
+    def send_again(self, request, queryset):
+        sent = failed = 0
+        for invoice in queryset.exclude(status=InvoiceStatus.DRAFT):
+            if invoice_send(invoice_id=invoice.pk).email_status == EmailStatus.SENT:
+                sent += 1
+            else:
+                failed += 1
+        self.message_user(
+            request,
+            gettext("E-mails sent: %(sent)d; failed: %(failed)d.")
+            % {"sent": sent, "failed": failed},
+            messages.SUCCESS if not failed else messages.WARNING,
+        )
+
+    @admin.action(description=_("Mark as paid today"), permissions=["issue"])
+    def mark_paid_today(self, request, queryset):
+        count = 0
+        for invoice in queryset.filter(
+            status=InvoiceStatus.ISSUED, kind=InvoiceKind.INVOICE, paid_on__isnull=True
+        ):
+            invoice_mark_paid(invoice=invoice, paid_on=billing_today())
+            count += 1
+        self.message_user(
+            request, gettext("%(count)d invoices marked paid.") % {"count": count}, messages.SUCCESS
+        )
+
+    # --- month close ---------------------------------------------------------------------------
+
+    def close_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            month = Month.parse(request.GET.get("month") or str(current_month().previous()))
+        except BillingError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            month = current_month().previous()
+        url = f"{reverse('admin:billing_invoice_close')}?month={month}"
+        report = None
+        if request.method == "POST":
+            if not self.has_issue_permission(request):
+                raise PermissionDenied
+            if request.POST.get("do") == "draft":
+                report = invoices_draft(month=month)
+                self.message_user(
+                    request,
+                    gettext("%(created)d drafts created, %(refreshed)d refreshed.")
+                    % {"created": report.created, "refreshed": report.refreshed},
+                    messages.SUCCESS,
+                )
+                for warning in report.attention.messages():
+                    self.message_user(request, warning, messages.WARNING)
+                return redirect(url)
+            if request.POST.get("do") == "issue":
+                self._issue(
+                    request,
+                    Invoice.objects.filter(
+                        pk__in=request.POST.getlist("invoice"),
+                        month=month.first_day,
+                        status=InvoiceStatus.DRAFT,
+                        kind=InvoiceKind.INVOICE,
+                    )
+                    .select_related("customer")
+                    .order_by("customer__code"),
+                )
+                return redirect(url)
+        invoices = (
+            Invoice.objects.filter(month=month.first_day)
+            .select_related("customer")
+            .order_by("customer__code", "kind", "id")
+        )
+        drafts = [invoice for invoice in invoices if invoice.status == InvoiceStatus.DRAFT]
+        no_email = {i.customer_id for i in drafts if not i.customer.billing_email_list}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Month close: %(month)s") % {"month": month},
+            "opts": self.model._meta,
+            "month": month,
+            "previous": month.previous(),
+            "next": month.next(),
+            "invoices": invoices,
+            "drafts": drafts,
+            "no_email": no_email,
+            "month_over": month.next().first_day <= billing_today(),
+            "can_issue": self.has_issue_permission(request),
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/billing/invoice/close.html", context)
