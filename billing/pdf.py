@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -10,8 +12,10 @@ from weasyprint.text.fonts import FontConfiguration
 
 from .models import Actor, Invoice, InvoiceKind, InvoiceLine
 
-# Fonts are looked up once per process: later invoices render warm.
+# Fonts are looked up once per process: later invoices render warm. WeasyPrint (Pango,
+# fontconfig) is not documented as thread-safe: one render at a time per process.
 _FONTS = FontConfiguration()
+_RENDERING = threading.Lock()
 
 
 def invoice_context(invoice: Invoice, lines: list[InvoiceLine]) -> dict:
@@ -41,4 +45,5 @@ def invoice_html(invoice: Invoice, lines: list[InvoiceLine]) -> str:
 def invoice_pdf(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
     """The invoice as PDF bytes (stored when it is issued; downloads return these bytes)."""
     html = HTML(string=invoice_html(invoice, lines), base_url=str(settings.BASE_DIR / "static"))
-    return html.write_pdf(font_config=_FONTS)
+    with _RENDERING:
+        return html.write_pdf(font_config=_FONTS)

@@ -1,0 +1,63 @@
+"""Real concurrency on PostgreSQL: invoices issued from parallel threads get gapless numbers."""
+
+import threading
+from datetime import UTC, date, datetime
+
+import pytest
+from django.db import connection
+
+from billing import pdf
+from billing.invoicing import invoice_issue, invoices_draft
+from billing.models import Invoice, InvoiceSequence
+from billing.months import Month
+from tests.factories import CustomerFactory, subscribe
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_50_invoices_issued_in_parallel_get_exactly_1_to_50_and_failures_leave_no_gap(
+    clock, monkeypatch
+):
+    clock.now = datetime(2026, 11, 3, 10, tzinfo=UTC)
+    for n in range(55):
+        subscribe(CustomerFactory(code=f"dealer-{n:02d}"), "BASE", first_month=date(2026, 1, 1))
+    invoices_draft(month=Month(2026, 10))
+    drafts = list(Invoice.objects.select_related("customer").order_by("customer__code"))
+    failing = {draft.pk for draft in drafts[::11]}  # 5 issues fail after taking their number
+    real_pdf = pdf.invoice_pdf
+
+    def pdf_or_fail(invoice, lines):
+        if invoice.pk in failing:
+            raise RuntimeError("rendering failed")
+        return real_pdf(invoice, lines)
+
+    monkeypatch.setattr(pdf, "invoice_pdf", pdf_or_fail)
+    barrier = threading.Barrier(len(drafts))
+    outcomes, errors = [], []
+
+    def issue(draft):
+        try:
+            barrier.wait()
+            outcomes.append(invoice_issue(invoice=draft).number)
+        except RuntimeError:
+            outcomes.append("failed")
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=issue, args=(draft,)) for draft in drafts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert outcomes.count("failed") == 5
+    numbers = sorted(number for number in outcomes if number != "failed")
+    assert numbers == [f"F2026-{n:05d}" for n in range(1, 51)]
+    assert sorted(Invoice.objects.filter(status="issued").values_list("sequence", flat=True)) == (
+        list(range(1, 51))
+    )
+    assert InvoiceSequence.objects.get(series="F", year=2026).last == 50
+    assert Invoice.objects.filter(status="draft").count() == 5
