@@ -171,6 +171,11 @@ def _fill(
     ]
 
 
+def _country_name(customer: Customer) -> str:
+    with translation.override(customer.language):
+        return str(customer.get_country_display())
+
+
 def _buyer(customer: Customer) -> dict:
     return {
         "code": customer.code,
@@ -179,7 +184,7 @@ def _buyer(customer: Customer) -> dict:
         "postal_code": customer.postal_code,
         "city": customer.city,
         "country": customer.country,
-        "country_name": str(customer.get_country_display()),
+        "country_name": _country_name(customer),
         "vat_number": customer.vat_number,
         "siren": customer.siren,
         "billing_emails": customer.billing_email_list,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -34,6 +35,7 @@ def invoice_context(invoice: Invoice, lines: list[InvoiceLine]) -> dict:
         "included_used": included_used,
         "reverse_charge": invoice.vat_treatment == "reverse_charge",
         "outside_eu": invoice.vat_treatment == "outside_eu",
+        "late_payment_rate": Decimal(invoice.seller.get("late_payment_rate") or "0"),
     }
 
 
