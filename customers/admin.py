@@ -75,7 +75,10 @@ class CustomerAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("code", "legal_name", "language")}),
         (_("Address"), {"fields": ("address", "postal_code", "city", "country")}),
-        (_("Tax and invoicing"), {"fields": ("vat_number", "siren", "vat_rate", "billing_emails")}),
+        (
+            _("Tax and invoicing"),
+            {"fields": ("vat_number", "siren", "vat_rate", "vat_treatment", "billing_emails")},
+        ),
         (
             _("Statements"),
             {
