@@ -26,6 +26,24 @@ from .invoicing import (
 from .models import EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from .months import Month, current_month
 from .months import today as billing_today
+from .templatetags.money import format_money
+
+
+class InvoiceMonthFilter(admin.SimpleListFilter):
+    title = _("month")
+    parameter_name = "month"
+
+    def lookups(self, request, model_admin):
+        months = Invoice.objects.order_by("-month").values_list("month", flat=True).distinct()
+        return [(f"{month:%Y-%m}", f"{month:%Y-%m}") for month in months[:24]]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            return queryset.filter(month=Month.parse(self.value()).first_day)
+        except BillingError:
+            return queryset.none()
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -49,17 +67,14 @@ class InvoiceAdmin(admin.ModelAdmin):
         "document",
         "customer_code",
         "service_month",
-        "kind",
-        "status",
-        "net_total",
-        "total",
+        "state",
+        "total_incl_vat",
         "issue_date",
-        "due_date",
         "paid_on",
         "email_status",
         "pdf_link",
     )
-    list_filter = ("status", "kind", "email_status", "month", "customer")
+    list_filter = ("status", "kind", "email_status", InvoiceMonthFilter, "customer")
     search_fields = ("=number", "=customer__code")
     list_select_related = ("customer",)
     inlines = [InvoiceLineInline]
@@ -81,12 +96,22 @@ class InvoiceAdmin(admin.ModelAdmin):
     def service_month(self, invoice):
         return f"{invoice.month:%Y-%m}"
 
+    @admin.display(description=_("status"), ordering="status")
+    def state(self, invoice):
+        if invoice.kind == InvoiceKind.CREDIT_NOTE:
+            return gettext("credit note")
+        return invoice.get_status_display()
+
+    @admin.display(description=_("total"), ordering="total")
+    def total_incl_vat(self, invoice):
+        return format_money(invoice.total)
+
     @admin.display(description=_("PDF"))
     def pdf_link(self, invoice):
         if invoice.status == InvoiceStatus.DRAFT:
             return ""
         return format_html(
-            '<a href="{}">{}.pdf</a>',
+            '<a href="{}" title="{}.pdf">PDF</a>',
             reverse("admin:billing_invoice_pdf", args=[invoice.pk]),
             invoice.number,
         )
