@@ -44,7 +44,7 @@ from .models import (
 from .months import Month, billing_tz
 from .months import today as billing_today
 from .pricing import LINE_OVERAGE, LINE_PLAN_FEE, Statement, price_month
-from .usage import usage_from_rows, usage_rows
+from .usage import events_late_pending, usage_from_rows, usage_rows
 
 SERIES_INVOICE = "F"
 SERIES_CREDIT_NOTE = "AV"
@@ -295,7 +295,7 @@ def _attention(*, month: Month, subscriptions, current) -> Attention:
     ):
         attention.unbilled[code] = count
     for code, count in (
-        counting.filter(late=True)
+        events_late_pending(counting)
         .values_list("customer__code")
         .annotate(count=Count("id"))
         .order_by()

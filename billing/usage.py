@@ -90,11 +90,32 @@ def events_unbilled(events: QuerySet) -> QuerySet:
     ).filter(~Exists(covering))
 
 
+def events_late_pending(events: QuerySet) -> QuerySet:
+    """The late chats among `events` that the issued invoice of their month does not count:
+    received after it was issued. (A late chat billed since, after a credit note and a new
+    invoice, keeps its `late` mark but is no longer pending.)"""
+    issued_before = Invoice.objects.filter(
+        customer=OuterRef("customer"),
+        month=OuterRef("billing_month"),
+        kind=InvoiceKind.INVOICE,
+        status=InvoiceStatus.ISSUED,
+        issued_at__lt=OuterRef("received_at"),
+    )
+    return (
+        events.filter(late=True)
+        .annotate(
+            billing_month=TruncMonth("occurred_at", output_field=DateField(), tzinfo=billing_tz())
+        )
+        .filter(Exists(issued_before))
+    )
+
+
 def customer_attention(*, customer: Customer) -> dict[str, int]:
-    """Counts of the customer's chats that staff should look at: late and unbilled ones."""
+    """Counts of the customer's chats that staff should look at: late chats no issued invoice
+    counts yet, and unbilled ones."""
     counting = ChatEvent.objects.filter(customer=customer, voided_at__isnull=True)
     return {
-        "late": counting.filter(late=True).count(),
+        "late": events_late_pending(counting).count(),
         "unbilled": events_unbilled(counting).count(),
     }
 

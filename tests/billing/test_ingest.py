@@ -279,7 +279,7 @@ def test_unbilled_is_judged_on_the_billing_month_of_the_chat():
 
 
 def test_a_chat_of_an_invoiced_month_is_stored_late_and_the_issued_invoice_is_left_alone(dealer):
-    issued_invoice(dealer, date(2026, 10, 1), NOW)
+    issued_invoice(dealer, date(2026, 10, 1), NOW - timedelta(hours=1))
     Invoice.objects.create(customer=dealer, month=date(2026, 11, 1), status="draft")
     result = ingest(
         event(id="late", occurred_at="2026-10-31T10:00:00+01:00"),

@@ -368,8 +368,10 @@ def test_close_month_twice_then_issue_then_credit_note_and_reissue(
     late = events_ingest(
         source="platform",
         events=chats("garage-dupont", "test_drive", "agent", 1, prefix="late"),
+        now=datetime(2026, 11, 3, 11, tzinfo=UTC),  # an hour after the invoice
     )
     assert late.late == 1
+    today.now = datetime(2026, 11, 3, 12, tzinfo=UTC)  # staff look at it an hour later
     report = invoices_draft(month=OCTOBER)
     assert report.attention.late == {"garage-dupont": 1}
     assert report.attention.issued == ["garage-dupont", "petit-garage"]
@@ -397,6 +399,8 @@ def test_close_month_twice_then_issue_then_credit_note_and_reissue(
         "Facture F2026-00003 — Chatpoints octobre 2026",
     ]
     assert Invoice.objects.count() == 4  # nothing deleted
+    # The late chat is billed now: nothing late is pending any more.
+    assert invoices_draft(month=OCTOBER).attention.late == {}
 
 
 def test_a_failed_send_is_recorded_and_can_be_retried(
