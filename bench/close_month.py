@@ -2,7 +2,7 @@
 
 Run by hand, on PostgreSQL (not part of the test suite):
 
-    .venv/bin/python bench/close_month.py [--repeat 5] [--pdf-repeat 10] [--rebuild]
+    .venv/bin/python bench/close_month.py [--repeat 5] [--pdf-repeat 10] [--rebuild] [--no-jit]
 
 It uses its own database, BENCH_CLOSE_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/chatpoints_close_bench; the name must contain 'bench'), created
@@ -15,10 +15,12 @@ the database and starts again).
 1. Drafts: it deletes the month's drafts, warms up, then times `invoices_draft()` once when it
    creates the 5,000 drafts and --repeat times when it refreshes them, interleaved with the floor:
    the month's aggregate (per customer, tariff and actor) written by hand and fetched with a plain
-   psycopg cursor. It counts the SQL queries of each call (target: a constant number, not one per
-   customer) and prints the medians and the ratio drafts / floor (target <= 2). Every draft's
-   points and chats are checked against the floor's rows, and a few net totals against
-   `month_statement()`.
+   psycopg cursor, with the faster of the planner's plan and a seq scan (chosen at warm-up: the
+   planner may scan the whole month through the customer_id index). It counts the SQL queries
+   of each call (target: a constant number, not one per customer) and prints the medians and the
+   ratio drafts / floor (target <= 2). Every draft's points and chats are checked against the
+   floor's rows, and a few net totals against `month_statement()`. --no-jit sets jit off on its
+   connection (both sides), to tell PostgreSQL's JIT compile time apart.
 2. PDF: it issues one draft (the biggest customer's) inside a transaction that is rolled back at
    the end (no number taken, no e-mail, the next run finds the same 5,000 drafts), then times
    `invoice_pdf()` warm and, in the same process, WeasyPrint rendering a one-line HTML page (the
@@ -32,7 +34,6 @@ import bisect
 import math
 import os
 import random
-import re
 import statistics
 import sys
 import time
@@ -100,6 +101,10 @@ SELECT format('ALTER TABLE billing_chatevent DROP CONSTRAINT %I', conname),
 FROM pg_constraint
 WHERE conrelid = 'billing_chatevent'::regclass AND contype = 'f'
 """
+
+# For the floor's runs when a seq scan is faster than the planner's choice (decided at warm-up).
+FLOOR_SEQ_SCAN = "SET enable_indexscan = off; SET enable_bitmapscan = off"
+FLOOR_PLANNER_DEFAULTS = "RESET enable_indexscan; RESET enable_bitmapscan"
 
 # The month's drafts and their lines, deleted before the "create" measurement (a draft may be
 # deleted: only issued invoices are final).
@@ -490,15 +495,35 @@ def spot_check(first_day, month, customers) -> list[str]:
     return notes
 
 
+def floor_plan(raw, params) -> str:
+    """The scan node of the floor's plan, e.g. 'Parallel Seq Scan on billing_chatevent'."""
+    raw.execute(f"EXPLAIN {FLOOR_SQL}", params)
+    for (line,) in raw.fetchall():
+        if " Scan " in line or line.lstrip(" ->").startswith("Seq Scan"):
+            return line.lstrip(" ->").split("  (")[0]
+    return "?"
+
+
 def print_queries(title: str, captured) -> None:
+    """Each query with its time; a run of queries alike (batches: the same SQL up to its list
+    of values) on one line, with their number and total time."""
     print(f"  {title}:")
+    groups: list[list] = []  # [key, count, seconds, text]
     for query in captured:
         text = " ".join(query["sql"].split())
-        shown = text if len(text) <= 96 else f"{text[:93]}..."
-        print(f"    {float(query['time']) * 1000:8.1f} ms  {shown}")
+        key = text.split(" IN (")[0]
+        if groups and groups[-1][0] == key:
+            groups[-1][1] += 1
+            groups[-1][2] += float(query["time"])
+        else:
+            groups.append([key, 1, float(query["time"]), text])
+    for _key, count, seconds, text in groups:
+        times = f"{count:3d} x " if count > 1 else "      "
+        shown = text if len(text) <= 88 else f"{text[:85]}..."
+        print(f"    {seconds * 1000:8.1f} ms {times}{shown}")
 
 
-def measure_drafts(repeat: int) -> tuple[dict, list]:
+def measure_drafts(repeat: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -514,11 +539,19 @@ def measure_drafts(repeat: int) -> tuple[dict, list]:
     connection.ensure_connection()
     raw = connection.connection.cursor()  # a plain psycopg cursor: no Django in the way
 
+    params = [per_contact, start, end]
+    seq_scan = False  # decided at warm-up: the faster of the planner's plan and a seq scan
+
     def time_floor():
+        if seq_scan:
+            raw.execute(FLOOR_SEQ_SCAN)
         began = time.perf_counter()
-        raw.execute(FLOOR_SQL, [per_contact, start, end])
+        raw.execute(FLOOR_SQL, params)
         rows = raw.fetchall()
-        return time.perf_counter() - began, rows
+        elapsed = time.perf_counter() - began
+        if seq_scan:
+            raw.execute(FLOOR_PLANNER_DEFAULTS)
+        return elapsed, rows
 
     def time_drafts():
         with CaptureQueriesContext(connection) as captured:
@@ -530,13 +563,30 @@ def measure_drafts(repeat: int) -> tuple[dict, list]:
     in_force, issued = expected_drafts(first_day)
     expected = in_force - issued
     delete_drafts(connection, first_day)
-    time_floor()  # warm-up: the table's pages in the cache, the code paths imported
-    time_drafts()
+    # Warm-up: the table's pages cached, the code imported. The floor is the fastest the database
+    # does it: the planner may pick an index scan on customer_id for the whole month (the rows
+    # are stored in time order, so that reads the heap at random), slower than a seq scan.
+    planner_plan = floor_plan(raw, params)
+    planner = min(time_floor()[0] for _ in range(2))
+    raw.execute(FLOOR_SEQ_SCAN)
+    seq_plan = floor_plan(raw, params)
+    raw.execute(FLOOR_PLANNER_DEFAULTS)
+    seq_scan = True
+    forced = min(time_floor()[0] for _ in range(2))
+    seq_scan = forced < planner
+    chosen = "index scans off" if seq_scan else "the planner's plan"
+    floor_choice = (
+        f"planner's plan ({planner_plan}) {planner:.2f} s, index scans off ({seq_plan}) "
+        f"{forced:.2f} s: the floor runs with the faster, {chosen}"
+    )
+    warm_drafts, _report, _queries = time_drafts()
+    print(f"  warm-up: floor: {floor_choice}; drafts created {warm_drafts:.2f} s", flush=True)
     delete_drafts(connection, first_day)
 
     created_time, report, created_queries = time_drafts()
     if report.created != expected or report.refreshed != 0:
         sys.exit(f"FAILED: created {report.created:,}, refreshed {report.refreshed:,}")
+    print(f"  drafts created {created_time:.2f} s ({len(created_queries)} queries)", flush=True)
     floor, refresh, refresh_counts = [], [], []
     refresh_queries = floor_rows = None
     for i in range(repeat):  # interleaved, alternating which goes first, so drift hits both
@@ -550,6 +600,11 @@ def measure_drafts(repeat: int) -> tuple[dict, list]:
                     sys.exit(f"FAILED: created {report.created:,}, refreshed {report.refreshed:,}")
                 refresh.append(elapsed)
                 refresh_counts.append(len(refresh_queries))
+        print(
+            f"  run {i + 1}: drafts refreshed {refresh[-1]:.2f} s ({refresh_counts[-1]} queries), "
+            f"floor {floor[-1]:.2f} s",
+            flush=True,
+        )
     raw.close()
 
     drafts = check_drafts(first_day, floor_rows, per_contact, expected)
@@ -576,17 +631,18 @@ def measure_drafts(repeat: int) -> tuple[dict, list]:
         "refresh_queries": refresh_queries,
         "floor": floor,
         "floor_rows": len(floor_rows),
+        "floor_choice": floor_choice,
         "attention": report.attention,
         "notes": notes,
         "biggest": by_chats[-1],
-        "drafts": drafts,
-    }, floor_rows
+    }
 
 
 def measure_pdf(customer_id: int, repeat: int) -> dict:
     """Issue the customer's draft inside a transaction rolled back at the end, and time its PDF
     beside WeasyPrint's one-line page. Nothing stays: no number taken, no e-mail sent."""
     import weasyprint
+    from django.conf import settings
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
@@ -600,6 +656,7 @@ def measure_pdf(customer_id: int, repeat: int) -> dict:
         kind=InvoiceKind.INVOICE,
         status=InvoiceStatus.DRAFT,
     )
+    static = str(settings.BASE_DIR / "static")  # as billing.pdf renders it
     with transaction.atomic():
         began = time.perf_counter()
         invoice = invoice_issue(invoice=draft, today=ISSUE_TODAY)
@@ -642,7 +699,9 @@ def measure_pdf(customer_id: int, repeat: int) -> dict:
             "language": invoice.language,
             "lines": len(lines),
             "usage_lines": len(invoice.usage),
-            "pages": len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)),
+            "pages": len(
+                weasyprint.HTML(string=invoice_html(invoice, lines), base_url=static).render().pages
+            ),
             "size": len(pdf),
             "issue": issue_time,
             "queries": pdf_queries,
@@ -661,8 +720,8 @@ def describe_dataset(first_day) -> list[str]:
     from billing.models import Subscription
 
     with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        version = cursor.fetchone()[0]
+        cursor.execute("SELECT current_setting('server_version'), current_setting('jit')")
+        version, jit = cursor.fetchone()
         cursor.execute(
             "SELECT count(*), count(*) FILTER (WHERE voided_at IS NOT NULL), "
             "count(*) FILTER (WHERE contact LIKE '+33%%'), "
@@ -690,7 +749,8 @@ def describe_dataset(first_day) -> list[str]:
     languages = Counter(Customer.objects.values_list("language", flat=True))
     mix = ", ".join(f"{code} {plans[code]:,}" for code in ("BASE", "GROW", "SCALE", "ENTERPRISE"))
     return [
-        f"PostgreSQL {version}; Django DEBUG={'on' if _debug() else 'off'}; {os.cpu_count()} CPUs",
+        f"PostgreSQL {version} (jit {jit}); Django DEBUG={'on' if _debug() else 'off'}; "
+        f"{os.cpu_count()} CPUs",
         f"dataset: {total:,} chat events in {first_day:%Y-%m} ({voided:,} voided; "
         f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC), table and indexes "
         f"{size / 2**20:,.0f} MiB",
@@ -709,6 +769,7 @@ def _debug() -> bool:
 
 def report(header: list[str], drafts: dict, pdf: dict, repeat: int) -> None:
     ms = 1000
+    print("\n--- results ---")
     for line in header:
         print(line)
     print(
@@ -733,6 +794,7 @@ def report(header: list[str], drafts: dict, pdf: dict, repeat: int) -> None:
         f"{percentile(floor, 0.95):7.2f} s  (1 query, plain psycopg cursor, "
         f"{drafts['floor_rows']:,} rows)"
     )
+    print(f"  floor plan at warm-up: {drafts['floor_choice']}")
     floor_median = statistics.median(floor)
     for title, seconds in (
         ("create", created),
@@ -790,6 +852,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="refresh and floor runs (5)")
     parser.add_argument("--pdf-repeat", type=int, default=10, help="PDF runs per side (10)")
     parser.add_argument("--rebuild", action="store_true", help="drop and regenerate the data")
+    parser.add_argument(
+        "--no-jit",
+        action="store_true",
+        help="SET jit = off on the bench's connection (diagnosis: PostgreSQL's JIT compile time "
+        "apart); by default the server's setting, as in production",
+    )
     args = parser.parse_args()
     if args.repeat < 1 or args.pdf_repeat < 1:
         parser.error("--repeat and --pdf-repeat must be >= 1")
@@ -808,8 +876,12 @@ def main() -> None:
         print(f"data generated in {seconds:.1f} s")
     else:
         print(f"reusing the dataset in {database_name(url)} (--rebuild to regenerate)")
+    if args.no_jit:  # the bench's one connection: both sides, drafts and floor
+        with connection.cursor() as cursor:
+            cursor.execute("SET jit = off")
     header = describe_dataset(date(TARGET_YEAR, TARGET_MONTH, 1))
-    drafts, _rows = measure_drafts(args.repeat)
+    print("\n".join(header), flush=True)
+    drafts = measure_drafts(args.repeat)
     pdf = measure_pdf(drafts["biggest"], args.pdf_repeat)
     report(header, drafts, pdf, args.repeat)
 
