@@ -814,7 +814,7 @@ def report(header: list[str], drafts: dict, pdf: dict, repeat: int) -> None:
     print_queries("queries of the last refresh run", drafts["refresh_queries"])
     attention = drafts["attention"]
     print(
-        f"checked: every draft's chats and points equal the floor's; net totals equal "
+        f"checked: every draft's points equal the floor's; net totals equal "
         f"month_statement() for {'; '.join(drafts['notes'])}"
     )
     print(

@@ -239,8 +239,10 @@ def invoices_draft(*, month: Month) -> CloseReport:
     rows_by_customer: dict[int, list[dict]] = {}
     if to_draft:
         customer_ids = [s.customer_id for s in to_draft]
-        for row in usage_rows(month=month, customers=customer_ids, tariffs=tariff_rows):
-            rows_by_customer.setdefault(row["customer_id"], []).append(row)
+        for customer_id, *row in usage_rows(
+            month=month, customers=customer_ids, tariffs=tariff_rows
+        ):
+            rows_by_customer.setdefault(customer_id, []).append(row)
     new, refreshed, lines = [], [], []
     descriptions: dict = {}
     for subscription in to_draft:
@@ -484,7 +486,8 @@ def invoice_issue(*, invoice: Invoice, today: date | None = None) -> Invoice:
             )
         tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
         usage = usage_from_rows(
-            usage_rows(month=month, customers=[customer.id], tariffs=tariffs), tariffs
+            [row[1:] for row in usage_rows(month=month, customers=[customer.id], tariffs=tariffs)],
+            tariffs,
         )
         _treatment, rate = vat_for(customer)
         statement = price_month(terms=subscription.terms(), usage=usage, vat_rate=rate)

@@ -137,11 +137,13 @@ def _aggregate(events: QuerySet, *, tariffs: dict[int, Tariff], per_customer: bo
             contacts=Count("contact", distinct=True, filter=Q(tariff_id__in=per_contact)),
         )
         .order_by()
+        .values_list(*keys, "chats", "unit_points", "chat_points", "contacts")
     )
 
 
 def usage_from_rows(rows, tariffs: dict[int, Tariff]) -> Usage:
-    """A month's Usage from aggregate rows (see _aggregate).
+    """A month's Usage from aggregate rows (see _aggregate): tuples of (tariff id, actor, chats,
+    unit points, chat points, contacts).
 
     A tariff charged per engaged contact costs its points once per distinct contact in the month
     (rule 2). Such a tariff only changes points on the first day of a month, so every event of
@@ -149,21 +151,19 @@ def usage_from_rows(rows, tariffs: dict[int, Tariff]) -> Usage:
     """
     lines = []
     engaged = 0
-    for row in rows:
-        tariff = tariffs[row["tariff_id"]]
+    for tariff_id, actor, chats, unit_points, chat_points, contacts in rows:
+        tariff = tariffs[tariff_id]
         is_per_contact = tariff.unit == Unit.CONTACT_MONTH
         if is_per_contact:
-            engaged += row["contacts"]
+            engaged += contacts
         lines.append(
             UsageLine(
                 tariff=tariff.code,
                 category=tariff.category,
-                actor=row["actor"],
-                chats=row["chats"],
-                points=row["contacts"] * row["unit_points"]
-                if is_per_contact
-                else row["chat_points"],
-                contacts=row["contacts"],
+                actor=actor,
+                chats=chats,
+                points=contacts * unit_points if is_per_contact else chat_points,
+                contacts=contacts,
             )
         )
     lines.sort(key=lambda line: (_CATEGORY_ORDER.get(line.category, 99), line.tariff, line.actor))
