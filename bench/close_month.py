@@ -41,10 +41,8 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
+from benchdb import database_name, prepare_database, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_close_bench"
@@ -132,54 +130,6 @@ CITIES = [
 
 
 # --- the database, before Django -----------------------------------------------------------------
-
-
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def admin_url(url: str) -> str:
-    """The same server, database `postgres`: where CREATE/DROP DATABASE run."""
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def prepare_database(url: str, rebuild: bool) -> bool:
-    """Create (or drop and create) the bench database; True when the dataset must be generated."""
-    name = database_name(url)
-    if "bench" not in name:
-        sys.exit(f"refusing to use database {name!r}: its name must contain 'bench'")
-    with psycopg.connect(admin_url(url), autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not rebuild and dataset_complete(url):
-            return False
-        if exists:
-            why = "--rebuild" if rebuild else "dataset missing or incomplete"
-            print(f"dropping database {name} ({why})")
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-        print(f"creating database {name}")
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return True
-
-
-def dataset_complete(url: str) -> bool:
-    with psycopg.connect(url) as conn:
-        comment = conn.execute(
-            "SELECT obj_description(to_regclass('billing_chatevent'), 'pg_class')"
-        ).fetchone()[0]
-    return comment == DATASET
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["ENV_FILE"] = "/dev/null"  # no developer's .env (DEBUG=1) in the way
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    # Production-like: DEBUG off (no query logging in the cursor), so a key is needed.
-    os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 # --- the dataset ----------------------------------------------------------------------------------
@@ -864,7 +814,7 @@ def main() -> None:
         parser.error("--repeat and --pdf-repeat must be >= 1")
 
     url = os.environ.get("BENCH_CLOSE_DATABASE_URL", DEFAULT_URL)
-    must_generate = prepare_database(url, args.rebuild)
+    must_generate = prepare_database(url, args.rebuild, DATASET)
     setup_django(url)
 
     from django.core.management import call_command

@@ -22,15 +22,12 @@ import math
 import os
 import random
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
+from benchdb import database_name, prepare_database, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_bench"
@@ -85,54 +82,6 @@ WHERE conrelid = 'billing_chatevent'::regclass AND contype = 'f'
 
 
 # --- the database, before Django -----------------------------------------------------------------
-
-
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def admin_url(url: str) -> str:
-    """The same server, database `postgres`: where CREATE/DROP DATABASE run."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/postgres"))
-
-
-def prepare_database(url: str, rebuild: bool) -> bool:
-    """Create (or drop and create) the bench database; True when the dataset must be generated."""
-    name = database_name(url)
-    if "bench" not in name:
-        sys.exit(f"refusing to use database {name!r}: its name must contain 'bench'")
-    with psycopg.connect(admin_url(url), autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not rebuild and dataset_complete(url):
-            return False
-        if exists:
-            why = "--rebuild" if rebuild else "dataset missing or incomplete"
-            print(f"dropping database {name} ({why})")
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-        print(f"creating database {name}")
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return True
-
-
-def dataset_complete(url: str) -> bool:
-    with psycopg.connect(url) as conn:
-        comment = conn.execute(
-            "SELECT obj_description(to_regclass('billing_chatevent'), 'pg_class')"
-        ).fetchone()[0]
-    return comment == DATASET
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    # Production-like: DEBUG off (no query logging in the cursor), so a key is needed.
-    os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 # --- the dataset ----------------------------------------------------------------------------------
@@ -458,7 +407,7 @@ def main() -> None:
         parser.error("--repeat must be >= 1 and --warmup >= 0")
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    must_generate = prepare_database(url, args.rebuild)
+    must_generate = prepare_database(url, args.rebuild, DATASET)
     setup_django(url)
 
     from django.core.management import call_command
