@@ -4,6 +4,7 @@ retries, payments."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
@@ -27,6 +28,21 @@ from .models import EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatu
 from .months import Month, current_month
 from .months import today as billing_today
 from .templatetags.money import format_money
+
+
+class PaymentForm(forms.Form):
+    paid_on = forms.DateField(
+        label=_("Paid on"),
+        initial=billing_today,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("The day the payment reached the bank account."),
+    )
+
+    def clean_paid_on(self):
+        paid_on = self.cleaned_data["paid_on"]
+        if paid_on > billing_today():
+            raise forms.ValidationError(_("A payment is recorded once it is received."))
+        return paid_on
 
 
 class InvoiceMonthFilter(admin.SimpleListFilter):
@@ -78,7 +94,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     search_fields = ("=number", "=customer__code")
     list_select_related = ("customer",)
     inlines = [InvoiceLineInline]
-    actions = ["issue_drafts", "cancel_with_credit_note", "send_again", "mark_paid_today"]
+    actions = ["issue_drafts", "cancel_with_credit_note", "send_again", "record_payment"]
     exclude = ("pdf",)
 
     def get_readonly_fields(self, request, obj=None):
@@ -163,7 +179,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         for invoice in invoices:
             try:
                 issued.append(invoice_issue(invoice=invoice).number)
-            except BillingError as error:
+            except (BillingError, Invoice.DoesNotExist) as error:
                 refused.append(f"{invoice.customer.code}: {error}")
         if issued:
             self.message_user(
@@ -230,17 +246,33 @@ class InvoiceAdmin(admin.ModelAdmin):
             messages.SUCCESS if not failed else messages.WARNING,
         )
 
-    @admin.action(description=_("Mark as paid today"), permissions=["issue"])
-    def mark_paid_today(self, request, queryset):
-        count = 0
-        for invoice in queryset.filter(
+    @admin.action(description=_("Record the payment…"), permissions=["issue"])
+    def record_payment(self, request, queryset):
+        invoices = queryset.filter(
             status=InvoiceStatus.ISSUED, kind=InvoiceKind.INVOICE, paid_on__isnull=True
-        ):
-            invoice_mark_paid(invoice=invoice, paid_on=billing_today())
-            count += 1
-        self.message_user(
-            request, gettext("%(count)d invoices marked paid.") % {"count": count}, messages.SUCCESS
         )
+        form = PaymentForm(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            count = 0
+            for invoice in invoices:
+                invoice_mark_paid(invoice=invoice, paid_on=form.cleaned_data["paid_on"])
+                count += 1
+            self.message_user(
+                request,
+                gettext("%(count)d invoices marked paid.") % {"count": count},
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Record the payment"),
+            "opts": self.model._meta,
+            "form": form,
+            "invoices": invoices.select_related("customer"),
+            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/billing/invoice/paid.html", context)
 
     # --- month close ---------------------------------------------------------------------------
 
@@ -258,7 +290,11 @@ class InvoiceAdmin(admin.ModelAdmin):
             if not self.has_issue_permission(request):
                 raise PermissionDenied
             if request.POST.get("do") == "draft":
-                report = invoices_draft(month=month)
+                try:
+                    report = invoices_draft(month=month)
+                except BillingError as error:
+                    self.message_user(request, str(error), messages.ERROR)
+                    return redirect(url)
                 self.message_user(
                     request,
                     gettext("%(created)d drafts created, %(refreshed)d refreshed.")
@@ -269,17 +305,28 @@ class InvoiceAdmin(admin.ModelAdmin):
                     self.message_user(request, warning, messages.WARNING)
                 return redirect(url)
             if request.POST.get("do") == "issue":
-                self._issue(
-                    request,
+                selected = request.POST.getlist("invoice")
+                drafts = list(
                     Invoice.objects.filter(
-                        pk__in=request.POST.getlist("invoice"),
+                        pk__in=selected,
                         month=month.first_day,
                         status=InvoiceStatus.DRAFT,
                         kind=InvoiceKind.INVOICE,
                     )
                     .select_related("customer")
-                    .order_by("customer__code"),
+                    .order_by("customer__code")
                 )
+                if len(drafts) < len(selected):
+                    self.message_user(
+                        request,
+                        gettext(
+                            "%(count)d selected drafts no longer exist (recomputed or issued "
+                            "meanwhile): check the page and issue again."
+                        )
+                        % {"count": len(selected) - len(drafts)},
+                        messages.WARNING,
+                    )
+                self._issue(request, drafts)
                 return redirect(url)
         invoices = (
             Invoice.objects.filter(month=month.first_day)

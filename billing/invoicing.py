@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -264,6 +264,27 @@ def invoices_draft(*, month: Month) -> CloseReport:
             descriptions_cache=descriptions,
         )
         (refreshed if invoice.pk else new).append(invoice)
+    try:
+        _write_drafts(new, refreshed, lines, month=month)
+    except IntegrityError:
+        raise InvoiceError(
+            _(
+                "An invoice of %(month)s was issued while the drafts were being computed: run "
+                "the month close again."
+            )
+            % {"month": month}
+        ) from None
+    attention = _attention(month=month, subscriptions=subscriptions, current=current)
+    return CloseReport(
+        month=month,
+        drafts=new + refreshed,
+        created=len(new),
+        refreshed=len(refreshed),
+        attention=attention,
+    )
+
+
+def _write_drafts(new, refreshed, lines, *, month: Month) -> None:
     with transaction.atomic():
         if refreshed:
             # A draft is replaced, not updated: one DELETE and one INSERT whatever the number of
@@ -279,14 +300,6 @@ def invoices_draft(*, month: Month) -> CloseReport:
             for invoice in refreshed:
                 invoice.pk = None
         _insert_drafts(new + refreshed, lines, month=month)
-    attention = _attention(month=month, subscriptions=subscriptions, current=current)
-    return CloseReport(
-        month=month,
-        drafts=new + refreshed,
-        created=len(new),
-        refreshed=len(refreshed),
-        attention=attention,
-    )
 
 
 # On PostgreSQL the drafts and their lines go in as one JSON document each (json_to_recordset):
@@ -440,15 +453,11 @@ def _finalize(invoice: Invoice, lines: list[InvoiceLine], *, series: str) -> Non
     """Number, date, render and mark issued (inside the caller's transaction)."""
     from .pdf import invoice_pdf
 
-    now = timezone.now()
+    year = billing_today().year
+    sequence, number = _next_number(series, year)  # waits for any issue of the series in flight
+    now = timezone.now()  # read after the lock: numbers and issue dates go up together
     issue_date = billing_today(now)
-    sequence, number = _next_number(series, issue_date.year)
-    invoice.series, invoice.year, invoice.sequence, invoice.number = (
-        series,
-        issue_date.year,
-        sequence,
-        number,
-    )
+    invoice.series, invoice.year, invoice.sequence, invoice.number = series, year, sequence, number
     invoice.issued_at = now
     invoice.issue_date = issue_date
     invoice.due_date = issue_date + timedelta(days=settings.PAYMENT_TERMS_DAYS)
@@ -564,16 +573,29 @@ def invoice_cancel(*, invoice: Invoice) -> Invoice:
     return note
 
 
-def invoices_issue_month(*, month: Month, today: date | None = None) -> list[Invoice]:
-    """Issue every draft of the month (customer order); returns the issued invoices."""
-    drafts = Invoice.objects.filter(
-        month=month.first_day, kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT
-    ).order_by("customer__code")
-    return [invoice_issue(invoice=draft, today=today) for draft in drafts]
+def invoices_issue_month(
+    *, month: Month, today: date | None = None
+) -> tuple[list[Invoice], list[str]]:
+    """Issue every draft of the month (customer order), each on its own: (the issued invoices,
+    the refusals, one message per draft not issued)."""
+    drafts = (
+        Invoice.objects.filter(
+            month=month.first_day, kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT
+        )
+        .select_related("customer")
+        .order_by("customer__code")
+    )
+    issued, refused = [], []
+    for draft in drafts:
+        try:
+            issued.append(invoice_issue(invoice=draft, today=today))
+        except (BillingError, Invoice.DoesNotExist) as error:
+            refused.append(f"{draft.customer.code}: {error}")
+    return issued, refused
 
 
 def invoice_mark_paid(*, invoice: Invoice, paid_on: date) -> Invoice:
-    if invoice.status != InvoiceStatus.ISSUED:
+    if invoice.status != InvoiceStatus.ISSUED or invoice.kind != InvoiceKind.INVOICE:
         raise InvoiceError(_("Only an issued invoice is paid."))
     invoice.paid_on = paid_on
     invoice.save(update_fields=["paid_on"])

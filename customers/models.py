@@ -12,7 +12,13 @@ from django.core.validators import (
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from billing.vat import french_vat_key, siren_is_valid, standard_rate, vat_treatment_for
+from billing.vat import (
+    EU_COUNTRIES,
+    french_vat_key,
+    siren_is_valid,
+    standard_rate,
+    vat_treatment_for,
+)
 
 COUNTRIES = [
     ("FR", _("France")),
@@ -218,6 +224,15 @@ class Customer(models.Model):
                         "value": self.vat_number,
                         "siren": self.siren,
                     }
+        if self.vat_treatment == VatTreatment.REVERSE_CHARGE and (
+            self.country == settings.SELLER["country"]
+            or self.country not in EU_COUNTRIES
+            or not self.vat_number
+        ):
+            errors["vat_treatment"] = _(
+                "Reverse charge is for a business in another EU country than the seller's, "
+                "with its VAT number (it is printed on the invoice)."
+            )
         if errors:
             raise ValidationError(errors)
 

@@ -115,3 +115,47 @@ def test_issuing_needs_its_permission(client, dealers, clock):
     assert client.get(url).status_code == 200
     assert client.post(url, {"do": "draft"}).status_code == 403
     assert Invoice.objects.count() == 0
+
+
+def test_staff_record_the_day_a_payment_arrived(client, staff, dealers):
+    url = reverse(CLOSE) + "?month=2026-10"
+    client.post(url, {"do": "draft"})
+    client.post(url, {"do": "issue", "invoice": list(Invoice.objects.values_list("pk", flat=True))})
+    invoice = Invoice.objects.get(customer__code="petit-garage")
+    changelist = reverse("admin:billing_invoice_changelist")
+    ask = client.post(changelist, {"action": "record_payment", "_selected_action": [invoice.pk]})
+    assert ask.status_code == 200
+    future = client.post(
+        changelist,
+        {
+            "action": "record_payment",
+            "_selected_action": [invoice.pk],
+            "confirm": "1",
+            "paid_on": "2026-12-01",
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert "A payment is recorded once it is received." in future.content.decode()
+    client.post(
+        changelist,
+        {
+            "action": "record_payment",
+            "_selected_action": [invoice.pk],
+            "confirm": "1",
+            "paid_on": "2026-11-02",
+        },
+    )
+    invoice.refresh_from_db()
+    assert invoice.paid_on == date(2026, 11, 2)
+
+
+def test_issuing_drafts_recomputed_meanwhile_says_so(client, staff, dealers):
+    url = reverse(CLOSE) + "?month=2026-10"
+    client.post(url, {"do": "draft"})
+    old = list(Invoice.objects.values_list("pk", flat=True))
+    client.post(url, {"do": "draft"})  # the drafts are replaced
+    response = client.post(
+        url, {"do": "issue", "invoice": old}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert "2 selected drafts no longer exist" in response.content.decode()
+    assert not Invoice.objects.filter(status="issued").exists()

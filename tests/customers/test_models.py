@@ -101,3 +101,22 @@ def test_the_admin_form_accepts_siren_and_vat_number_as_people_type_them():
     assert form.is_valid(), form.errors
     saved = form.save()
     assert (saved.siren, saved.vat_number) == ("732829320", "FR44732829320")
+
+
+@pytest.mark.django_db
+def test_reverse_charge_is_for_a_business_in_another_eu_country():
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import CustomerFactory
+
+    french = CustomerFactory.build(code="fr-rc", country="FR", vat_treatment="reverse_charge")
+    with pytest.raises(ValidationError) as refused:
+        french.full_clean()
+    assert "vat_treatment" in refused.value.message_dict
+    german = CustomerFactory.build(
+        code="de-rc", country="DE", vat_number="DE123456789", vat_treatment="reverse_charge"
+    )
+    german.full_clean()
+    no_number = CustomerFactory.build(code="de-none", country="DE", vat_treatment="reverse_charge")
+    with pytest.raises(ValidationError):
+        no_number.full_clean()

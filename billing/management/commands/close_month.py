@@ -45,7 +45,7 @@ class Command(BaseCommand):
         if not issue:
             return
         try:
-            issued = invoices_issue_month(month=parsed)
+            issued, refused = invoices_issue_month(month=parsed)
         except BillingError as error:
             raise CommandError(str(error)) from None
         for invoice in issued:
@@ -56,4 +56,11 @@ class Command(BaseCommand):
                     "customer": invoice.customer.code,
                     "total": format_money(invoice.total),
                 }
+            )
+        for message in refused:
+            self.stderr.write(_("Not issued: %(reason)s") % {"reason": message})
+        if refused:
+            raise CommandError(
+                _("%(count)d drafts not issued (listed above).") % {"count": len(refused)},
+                returncode=1,
             )
