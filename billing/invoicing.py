@@ -211,6 +211,30 @@ def _buyer(customer: Customer) -> dict:
 # --- Drafts ---------------------------------------------------------------------------------------
 
 
+_SUBSCRIPTION_FIELDS = (
+    "customer_id",
+    "first_month",
+    "last_month",
+    "custom_monthly_fee",
+    "custom_included_points",
+    "custom_price_per_extra_point",
+    "plan__code",
+    "plan__name_fr",
+    "plan__name_en",
+    "plan__is_custom",
+    "plan__monthly_fee",
+    "plan__included_points",
+    "plan__price_per_extra_point",
+    "customer__code",
+    "customer__language",
+    "customer__country",
+    "customer__vat_number",
+    "customer__vat_rate",
+    "customer__vat_treatment",
+    "customer__billing_emails",
+)
+
+
 def invoices_draft(*, month: Month) -> CloseReport:
     """Create or refresh the draft invoice of every customer with a plan in force in `month`.
 
@@ -224,6 +248,7 @@ def invoices_draft(*, month: Month) -> CloseReport:
         .filter(first_month__lte=first)
         .filter(Q(last_month__isnull=True) | Q(last_month__gte=first))
         .order_by("customer__code")
+        .only(*_SUBSCRIPTION_FIELDS)  # what pricing and the draft read: no address, no notes
     )
     current = {
         invoice.customer_id: invoice
