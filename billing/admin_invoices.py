@@ -10,9 +10,10 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +29,16 @@ from .models import EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatu
 from .months import Month, current_month
 from .months import today as billing_today
 from .templatetags.money import format_money
+
+
+def _party(details: dict, keys) -> str:
+    if not details:
+        return "—"
+    return format_html_join(
+        "",
+        "<div>{}</div>",
+        ((line,) for key in keys for line in str(details.get(key) or "").splitlines() if line),
+    )
 
 
 class PaymentForm(forms.Form):
@@ -97,8 +108,85 @@ class InvoiceAdmin(admin.ModelAdmin):
     actions = ["issue_drafts", "cancel_with_credit_note", "send_again", "record_payment"]
     exclude = ("pdf",)
 
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("document", "kind", "status"),
+                    ("customer", "service_month"),
+                    ("issue_date", "due_date"),
+                    "credited_invoice",
+                    "pdf_link",
+                )
+            },
+        ),
+        (
+            _("Amounts"),
+            {
+                "fields": (
+                    "plan_name",
+                    ("points_used", "included_points", "overage_points", "engaged_contacts"),
+                    ("net_total", "vat_rate", "vat_amount", "total"),
+                    "vat_treatment",
+                )
+            },
+        ),
+        (_("Parties, as on the day of issue"), {"fields": (("seller_block", "buyer_block"),)}),
+        (_("Chatpoints detail"), {"fields": ("usage_table",)}),
+        (
+            _("Payment and e-mail"),
+            {"fields": ("paid_on", ("email_status", "email_sent_at"), "email_error")},
+        ),
+        (
+            _("Record"),
+            {
+                "classes": ("collapse",),
+                "fields": ("series", "year", "sequence", "issued_at", "computed_at", "language"),
+            },
+        ),
+    )
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Invoice._meta.fields if f.name != "pdf"] + ["pdf_link"]
+        return [f.name for f in Invoice._meta.fields if f.name != "pdf"] + [
+            "pdf_link",
+            "document",
+            "service_month",
+            "seller_block",
+            "buyer_block",
+            "usage_table",
+        ]
+
+    @admin.display(description=_("seller"))
+    def seller_block(self, invoice):
+        return _party(
+            invoice.seller,
+            (
+                "legal_name",
+                "legal_form",
+                "capital",
+                "address",
+                "siren",
+                "rcs",
+                "vat_number",
+                "email",
+            ),
+        )
+
+    @admin.display(description=_("buyer"))
+    def buyer_block(self, invoice):
+        return _party(
+            invoice.buyer,
+            ("legal_name", "address", "postal_code", "city", "country_name", "vat_number", "siren"),
+        )
+
+    @admin.display(description=_("Chatpoints detail"))
+    def usage_table(self, invoice):
+        if not invoice.usage:
+            return (
+                gettext("Copied when the invoice is issued.") if invoice.status == "draft" else "—"
+            )
+        return render_to_string("admin/billing/invoice/usage.html", {"usage": invoice.usage})
 
     @admin.display(description=_("number"), ordering="number")
     def document(self, invoice):

@@ -159,3 +159,15 @@ def test_issuing_drafts_recomputed_meanwhile_says_so(client, staff, dealers):
     )
     assert "2 selected drafts no longer exist" in response.content.decode()
     assert not Invoice.objects.filter(status="issued").exists()
+
+
+def test_an_issued_invoice_shows_its_frozen_parties_and_detail(client, staff, dealers):
+    url = reverse(CLOSE) + "?month=2026-10"
+    client.post(url, {"do": "draft"})
+    client.post(url, {"do": "issue", "invoice": list(Invoice.objects.values_list("pk", flat=True))})
+    invoice = Invoice.objects.get(customer__code="petit-garage")
+    page = client.get(
+        reverse("admin:billing_invoice_change", args=[invoice.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert "Chatpoints SAS" in page and invoice.buyer["legal_name"] in page
+    assert "test_drive" in page and reverse("admin:billing_invoice_pdf", args=[invoice.pk]) in page
