@@ -61,3 +61,20 @@ def setup_django(url: str) -> None:
     import django
 
     django.setup()
+
+
+def open_dataset(url: str, *, rebuild: bool, dataset: str, generate, what: str):
+    """Prepare the database, set Django up, migrate, and generate the dataset unless a complete
+    one is there (`generate(connection)` returns its seconds). Returns Django's connection."""
+    must_generate = prepare_database(url, rebuild, dataset)
+    setup_django(url)
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0, interactive=False)
+    if must_generate:
+        print(f"generating {what} into {database_name(url)} ...")
+        print(f"data generated in {generate(connection):.1f} s")
+    else:
+        print(f"reusing the dataset in {database_name(url)} (--rebuild to regenerate)")
+    return connection

@@ -42,7 +42,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from benchdb import database_name, prepare_database, setup_django
+from benchdb import open_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_close_bench"
@@ -814,19 +814,13 @@ def main() -> None:
         parser.error("--repeat and --pdf-repeat must be >= 1")
 
     url = os.environ.get("BENCH_CLOSE_DATABASE_URL", DEFAULT_URL)
-    must_generate = prepare_database(url, args.rebuild, DATASET)
-    setup_django(url)
-
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("migrate", verbosity=0, interactive=False)
-    if must_generate:
-        print(f"generating {CUSTOMERS:,} customers and {TOTAL_EVENTS:,} events ...")
-        seconds = generate(connection)
-        print(f"data generated in {seconds:.1f} s")
-    else:
-        print(f"reusing the dataset in {database_name(url)} (--rebuild to regenerate)")
+    connection = open_dataset(
+        url,
+        rebuild=args.rebuild,
+        dataset=DATASET,
+        generate=generate,
+        what=f"{CUSTOMERS:,} customers and {TOTAL_EVENTS:,} events",
+    )
     if args.no_jit:  # the bench's one connection: both sides, drafts and floor
         with connection.cursor() as cursor:
             cursor.execute("SET jit = off")

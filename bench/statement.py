@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from benchdb import database_name, prepare_database, setup_django
+from benchdb import open_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_bench"
@@ -407,19 +407,13 @@ def main() -> None:
         parser.error("--repeat must be >= 1 and --warmup >= 0")
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    must_generate = prepare_database(url, args.rebuild, DATASET)
-    setup_django(url)
-
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("migrate", verbosity=0, interactive=False)
-    if must_generate:
-        print(f"generating {TOTAL_EVENTS:,} events into {database_name(url)} ...")
-        seconds = generate(connection)
-        print(f"data generated in {seconds:.1f} s")
-    else:
-        print(f"reusing the dataset in {database_name(url)} (--rebuild to regenerate)")
+    open_dataset(
+        url,
+        rebuild=args.rebuild,
+        dataset=DATASET,
+        generate=generate,
+        what=f"{TOTAL_EVENTS:,} events",
+    )
     measure(args.repeat, args.warmup, args.explain)
 
 

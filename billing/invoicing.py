@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -45,7 +45,14 @@ from .models import (
 from .months import Month, billing_tz
 from .months import today as billing_today
 from .pricing import LINE_OVERAGE, LINE_PLAN_FEE, Statement, price_month
-from .usage import events_late_pending, usage_from_rows, usage_rows
+from .templatetags.money import format_money
+from .usage import (
+    events_late_pending,
+    subscription_in_force,
+    subscriptions_in_force,
+    usage_from_rows,
+    usage_rows,
+)
 
 SERIES_INVOICE = "F"
 SERIES_CREDIT_NOTE = "AV"
@@ -244,9 +251,8 @@ def invoices_draft(*, month: Month) -> CloseReport:
     """
     first = month.first_day
     subscriptions = list(
-        Subscription.objects.select_related("plan", "customer")
-        .filter(first_month__lte=first)
-        .filter(Q(last_month__isnull=True) | Q(last_month__gte=first))
+        subscriptions_in_force(month=month)
+        .select_related("customer")
         .order_by("customer__code")
         .only(*_SUBSCRIPTION_FIELDS)  # what pricing and the draft read: no address, no notes
     )
@@ -507,12 +513,9 @@ def invoice_issue(*, invoice: Invoice, today: date | None = None) -> Invoice:
                 _("%(month)s is not over: a month is invoiced once it has ended.")
                 % {"month": month}
             )
-        subscription = (
-            Subscription.objects.select_related("plan", "customer")
-            .filter(customer=customer, first_month__lte=invoice.month)
-            .filter(Q(last_month__isnull=True) | Q(last_month__gte=invoice.month))
-            .first()
-        )
+        subscription = subscription_in_force(customer=customer, month=month)
+        if subscription is not None:
+            subscription.customer = customer  # the row locked above
         if subscription is None:
             raise InvoiceError(
                 _("%(customer)s has no plan in force in %(month)s.")
@@ -668,7 +671,7 @@ def invoice_send(*, invoice_id: int) -> Invoice:
                 ) % {
                     "number": invoice.number,
                     "month": month,
-                    "total": _money_text(invoice.total),
+                    "total": format_money(invoice.total),
                     "due": date_format(invoice.due_date, "DATE_FORMAT"),
                     "seller": invoice.seller.get("legal_name", ""),
                 }
@@ -691,9 +694,3 @@ def invoice_send(*, invoice_id: int) -> Invoice:
     invoice.email_error = ""
     invoice.save(update_fields=["email_status", "email_sent_at", "email_error"])
     return invoice
-
-
-def _money_text(amount: Decimal) -> str:
-    from .templatetags.money import format_money
-
-    return format_money(amount)

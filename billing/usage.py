@@ -39,12 +39,24 @@ from .pricing import Statement, Usage, UsageLine, price_month
 _CATEGORY_ORDER = {value: index for index, value in enumerate(Category.values)}
 
 
-def subscription_in_force(*, customer: Customer, month: Month) -> Subscription | None:
+def subscriptions_in_force(*, month: Month) -> QuerySet:
+    """The subscriptions in force in `month` (at most one per customer), with their plan."""
+    first = month.first_day
     return (
         Subscription.objects.select_related("plan")
-        .filter(customer=customer, first_month__lte=month.first_day)
-        .filter(Q(last_month__isnull=True) | Q(last_month__gte=month.first_day))
-        .first()
+        .filter(first_month__lte=first)
+        .filter(Q(last_month__isnull=True) | Q(last_month__gte=first))
+    )
+
+
+def subscription_in_force(*, customer: Customer, month: Month) -> Subscription | None:
+    return subscriptions_in_force(month=month).filter(customer=customer).first()
+
+
+def _with_billing_month(events: QuerySet) -> QuerySet:
+    """The events annotated with `billing_month`: the first day of their month (billing tz)."""
+    return events.annotate(
+        billing_month=TruncMonth("occurred_at", output_field=DateField(), tzinfo=billing_tz())
     )
 
 
@@ -85,9 +97,7 @@ def events_unbilled(events: QuerySet) -> QuerySet:
     covering = Subscription.objects.filter(
         customer=OuterRef("customer"), first_month__lte=OuterRef("billing_month")
     ).filter(Q(last_month__isnull=True) | Q(last_month__gte=OuterRef("billing_month")))
-    return events.annotate(
-        billing_month=TruncMonth("occurred_at", output_field=DateField(), tzinfo=billing_tz())
-    ).filter(~Exists(covering))
+    return _with_billing_month(events).filter(~Exists(covering))
 
 
 def events_late_pending(events: QuerySet) -> QuerySet:
@@ -101,13 +111,7 @@ def events_late_pending(events: QuerySet) -> QuerySet:
         status=InvoiceStatus.ISSUED,
         issued_at__lt=OuterRef("received_at"),
     )
-    return (
-        events.filter(late=True)
-        .annotate(
-            billing_month=TruncMonth("occurred_at", output_field=DateField(), tzinfo=billing_tz())
-        )
-        .filter(Exists(issued_before))
-    )
+    return _with_billing_month(events.filter(late=True)).filter(Exists(issued_before))
 
 
 def customer_attention(*, customer: Customer) -> dict[str, int]:
