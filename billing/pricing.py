@@ -186,3 +186,38 @@ def compare_plans(
     """The same month priced under each plan, cheapest (by net total) first."""
     statements = [price_month(terms=terms, usage=usage, vat_rate=vat_rate) for terms in options]
     return sorted(statements, key=lambda statement: statement.net_total)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Where a month in progress is heading at the pace so far (an estimate, never billed)."""
+
+    points: int
+    overage_points: int
+    overage_amount: Decimal
+    net_total: Decimal
+
+
+def project_month(*, terms: PlanTerms, points_so_far: int, elapsed: int, length: int) -> Projection:
+    """The month's points extrapolated from the pace so far, priced under `terms`.
+
+    `elapsed` and `length` are the seconds of the month gone by and in all (a month of the billing
+    time zone can be an hour shorter or longer). Points are rounded half up to a whole point; the
+    overage is priced as invoice line 2 would be.
+    """
+    if length <= 0 or not 0 <= elapsed <= length:
+        raise ValueError(f"elapsed {elapsed} s is not within a month of {length} s")
+    if elapsed == 0:
+        points = points_so_far
+    else:
+        points = int(
+            (Decimal(points_so_far) * length / elapsed).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        )
+    overage_points = max(0, points - terms.included_points)
+    overage_amount = line_amount(overage_points, terms.price_per_extra_point)
+    return Projection(
+        points=points,
+        overage_points=overage_points,
+        overage_amount=overage_amount,
+        net_total=line_amount(1, terms.monthly_fee) + overage_amount,
+    )

@@ -187,10 +187,13 @@ def usage_rows(*, month: Month, customers: list[int], tariffs: dict[int, Tariff]
     return _aggregate(events, tariffs=tariffs, per_customer=True)
 
 
-def month_usage(*, customer: Customer, month: Month) -> Usage:
+def month_usage(
+    *, customer: Customer, month: Month, tariffs: dict[int, Tariff] | None = None
+) -> Usage:
     """A month's usage per tariff and actor: one aggregate query over the month's events that
-    count (events_in_month), plus the small tariff table, read first."""
-    tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
+    count (events_in_month), plus the small tariff table, read first (unless given)."""
+    if tariffs is None:
+        tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
     rows = _aggregate(
         events_in_month(customer=customer, month=month), tariffs=tariffs, per_customer=False
     )

@@ -62,6 +62,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "vat_rate",
         "language",
         "late_chats",
+        "dealer_report",
     )
     list_filter = ("country", "language")
     search_fields = ("code", "legal_name", "vat_number", "siren", "billing_emails")
@@ -71,9 +72,10 @@ class CustomerAdmin(admin.ModelAdmin):
         "last_month_statement",
         "created_at",
         "chats_needing_attention",
+        "dealer_report",
     )
     fieldsets = (
-        (None, {"fields": ("code", "legal_name", "language")}),
+        (None, {"fields": ("code", "legal_name", "language", "dealer_report")}),
         (_("Address"), {"fields": ("address", "postal_code", "city", "country")}),
         (
             _("Tax and invoicing"),
@@ -150,6 +152,17 @@ class CustomerAdmin(admin.ModelAdmin):
                 counts["unbilled"],
             )
             % {"count": number_format(counts["unbilled"], force_grouping=True)},
+        )
+
+    @admin.display(description=_("dealer report"))
+    def dealer_report(self, customer):
+        """The report exactly as the dealer sees it (staff may open any customer's)."""
+        if customer.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>',
+            reverse("portal:report_index", kwargs={"customer": customer.code}),
+            _("Open the dealer report"),
         )
 
     @admin.display(description=_("plan this month"), ordering="plan_code")

@@ -60,3 +60,9 @@ def paris():
 @pytest.fixture
 def db_vendor(db):
     return connection.vendor
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Users are made by the dozen in tests: a fast hasher (production keeps Django's default)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

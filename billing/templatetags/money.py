@@ -29,3 +29,13 @@ def points(value):
     if value is None or value == "":
         return ""
     return number_format(value, decimal_pos=0, use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def unit_price(value):
+    """A price per point: to the cent when it is a whole number of cents (€0.14), else with
+    the four decimals an ENTERPRISE price may have (€0.1234)."""
+    if value is None or value == "":
+        return ""
+    value = Decimal(value)
+    return format_money(value, 2 if value == value.quantize(Decimal("0.01")) else 4)

@@ -1,0 +1,390 @@
+"""Selectors of the dealer's monthly Chatpoint report: what the page, the chart and the CSV show.
+
+Everything here reads; money comes from billing.pricing through usage.month_statement, the very
+statement the month's invoice is drawn from, so the report validates the invoice (DOMAIN.md rule
+10). Set-based: a fixed number of queries per page whatever the number of chats.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import F, Max, Min, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from customers.models import Customer
+
+from .models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    Plan,
+    Subscription,
+    Tariff,
+    Unit,
+)
+from .months import Month, billing_tz, current_month
+from .pricing import PlanTerms, Projection, Statement, compare_plans, price_month, project_month
+from .usage import events_in_month, month_usage, subscription_in_force
+
+PLANS_COMPARED = ("BASE", "GROW", "SCALE")
+
+
+# --- Which customers and months a user may see -------------------------------------------------
+
+
+def portal_customers(user) -> QuerySet:
+    """The customers whose report `user` may open: those given to them (CustomerAccess); staff who
+    may view customers in the admin see every customer."""
+    if not user.is_authenticated or not user.is_active:
+        return Customer.objects.none()
+    if user.is_staff and user.has_perm("customers.view_customer"):
+        return Customer.objects.all()
+    return Customer.objects.filter(accesses__user=user)
+
+
+def report_months(*, customer: Customer, now: datetime | None = None) -> list[Month]:
+    """The months a report exists for, newest first: from the customer's first subscription to
+    the current month (the current month alone when there is no subscription yet)."""
+    latest = current_month(now)
+    first = (
+        Subscription.objects.filter(customer=customer)
+        .order_by("first_month")
+        .values_list("first_month", flat=True)
+        .first()
+    )
+    month = Month.of(first) if first else latest
+    months = []
+    while month <= latest:
+        months.append(month)
+        month = month.next()
+    return months[::-1] or [latest]
+
+
+# --- The month ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanOption:
+    """One line of "what this month would cost on each plan"."""
+
+    code: str
+    name: str
+    statement: Statement
+    cheapest: bool
+    current: bool
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    points: int  # points charged for chats of that day (an engaged contact on its first chat)
+    cumulative: int
+
+
+@dataclass(frozen=True)
+class MonthReport:
+    customer: Customer
+    month: Month
+    is_current: bool
+    subscription: Subscription | None
+    plan_name: str
+    statement: Statement | None  # None: no plan in force this month
+    usage_lines: tuple
+    chats: int
+    points_used: int
+    engaged_contacts: int
+    projection: Projection | None
+    days: tuple[Day, ...]
+    plans: tuple[PlanOption, ...]
+    invoice: Invoice | None  # the month's issued invoice, if any
+    tariffs: dict[int, Tariff] = field(repr=False)
+
+
+def _plan_name(plan: Plan) -> str:
+    return plan.name
+
+
+def month_report(*, customer: Customer, month: Month, now: datetime | None = None) -> MonthReport:
+    """The whole report of a month but its list of chats (see month_chats)."""
+    now = now or timezone.now()
+    tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
+    subscription = subscription_in_force(customer=customer, month=month)
+    usage = month_usage(customer=customer, month=month, tariffs=tariffs)
+    statement = None
+    projection = None
+    is_current = month == current_month(now)
+    if subscription is not None:
+        terms = subscription.terms()
+        statement = price_month(terms=terms, usage=usage, vat_rate=customer.vat_rate)
+        if is_current:
+            start, end = month.bounds(billing_tz())
+            projection = project_month(
+                terms=terms,
+                points_so_far=usage.points,
+                elapsed=int((min(now, end) - start).total_seconds()),
+                length=int((end - start).total_seconds()),
+            )
+    days = _days(customer=customer, month=month, tariffs=tariffs, until=now)
+    plans = _plan_options(
+        customer=customer, usage=usage, subscription=subscription, vat_rate=customer.vat_rate
+    )
+    invoice = (
+        Invoice.objects.filter(
+            customer=customer,
+            month=month.first_day,
+            kind=InvoiceKind.INVOICE,
+            status=InvoiceStatus.ISSUED,
+        )
+        .defer("pdf", "seller", "buyer", "usage")
+        .first()
+    )
+    return MonthReport(
+        customer=customer,
+        month=month,
+        is_current=is_current,
+        subscription=subscription,
+        plan_name=_plan_name(subscription.plan) if subscription else "",
+        statement=statement,
+        usage_lines=usage.lines,
+        chats=usage.chats,
+        points_used=usage.points,
+        engaged_contacts=usage.engaged_contacts,
+        projection=projection,
+        days=days,
+        plans=plans,
+        invoice=invoice,
+        tariffs=tariffs,
+    )
+
+
+def _per_contact(tariffs: dict[int, Tariff]) -> list[int]:
+    return [pk for pk, tariff in tariffs.items() if tariff.unit == Unit.CONTACT_MONTH]
+
+
+def _days(
+    *, customer: Customer, month: Month, tariffs: dict[int, Tariff], until: datetime
+) -> tuple[Day, ...]:
+    """Points per day of the month (billing time zone), each day of the month up to today.
+
+    Two aggregate queries: chats charged per chat summed per day; contacts charged per month
+    counted on the day of their first chat of the month (when they cost their points).
+    """
+    tz = billing_tz()
+    events = events_in_month(customer=customer, month=month)
+    per_contact = _per_contact(tariffs)
+    points = defaultdict(int)
+    per_chat = (
+        events.exclude(tariff_id__in=per_contact)
+        .annotate(day=TruncDate("occurred_at", tzinfo=tz))
+        .values("day")
+        .annotate(points=Sum("points"))
+        .order_by()
+        .values_list("day", "points")
+    )
+    for day, day_points in per_chat:
+        points[day] += day_points
+    if per_contact:
+        firsts = (
+            events.filter(tariff_id__in=per_contact)
+            .values("tariff_id", "actor", "contact")
+            .annotate(first=Min("occurred_at"), unit=Max("points"))
+            .order_by()
+            .values_list("first", "unit")
+        )
+        for first, unit in firsts:
+            points[first.astimezone(tz).date()] += unit
+    start, end = month.bounds(tz)
+    last = min(end - timedelta(seconds=1), max(until, start)).astimezone(tz).date()
+    days = []
+    cumulative = 0
+    day = month.first_day
+    while day <= last:
+        cumulative += points.get(day, 0)
+        days.append(Day(day=day, points=points.get(day, 0), cumulative=cumulative))
+        day += timedelta(days=1)
+    return tuple(days)
+
+
+def _plan_options(*, customer, usage, subscription, vat_rate) -> tuple[PlanOption, ...]:
+    """The month priced on BASE, GROW and SCALE, and on the customer's own ENTERPRISE terms (those
+    in force this month, else of their latest ENTERPRISE subscription), cheapest first."""
+    options: dict[str, tuple[str, PlanTerms]] = {}
+    for plan in Plan.objects.filter(code__in=PLANS_COMPARED, is_custom=False):
+        options[plan.code] = (
+            _plan_name(plan),
+            PlanTerms(
+                plan=plan.code,
+                monthly_fee=plan.monthly_fee,
+                included_points=plan.included_points,
+                price_per_extra_point=plan.price_per_extra_point,
+            ),
+        )
+    own = subscription
+    if own is None or not own.plan.is_custom:
+        own = (
+            Subscription.objects.select_related("plan")
+            .filter(customer=customer, plan__is_custom=True)
+            .order_by("-first_month")
+            .first()
+        )
+    if own is not None and own.plan.is_custom:
+        options[own.plan.code] = (_plan_name(own.plan), own.terms())
+    statements = compare_plans(
+        options=[terms for _, terms in options.values()], usage=usage, vat_rate=vat_rate
+    )
+    if not statements:
+        return ()
+    cheapest = statements[0].net_total
+    current = subscription.plan.code if subscription else None
+    return tuple(
+        PlanOption(
+            code=statement.plan,
+            name=options[statement.plan][0],
+            statement=statement,
+            cheapest=statement.net_total == cheapest,
+            current=statement.plan == current,
+        )
+        for statement in statements
+    )
+
+
+# --- The chats ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatFilter:
+    category: str = ""
+    tariff: str = ""  # a tariff code
+    actor: str = ""
+
+    def matches(self, line) -> bool:
+        """Whether a usage line (tariff, category, actor) is within the filter."""
+        return (
+            (not self.category or line.category == self.category)
+            and (not self.tariff or line.tariff == self.tariff)
+            and (not self.actor or line.actor == self.actor)
+        )
+
+
+def month_chats(*, customer: Customer, month: Month, chat_filter: ChatFilter) -> QuerySet:
+    """The chats the month counts, oldest first, within the filter (a QuerySet to page)."""
+    events = events_in_month(customer=customer, month=month)
+    if chat_filter.category:
+        events = events.filter(tariff__category=chat_filter.category)
+    if chat_filter.tariff:
+        events = events.filter(tariff__code=chat_filter.tariff)
+    if chat_filter.actor:
+        events = events.filter(actor=chat_filter.actor)
+    return events.order_by("occurred_at", "id")
+
+
+@dataclass(frozen=True)
+class ChatRow:
+    """One charged chat as the dealer sees it: its points are those it costs in the month (a
+    chat with a contact already engaged this month costs nothing more)."""
+
+    occurred_at: datetime  # in the billing time zone
+    tariff: Tariff
+    actor: str
+    contact: str
+    points: int
+    source: str
+    external_id: str
+    contact_already_counted: bool
+
+
+def _row(values, tariffs, first_ids, tz) -> ChatRow:
+    pk, occurred_at, tariff_id, actor, contact, points, source, external_id = values
+    tariff = tariffs[tariff_id]
+    repeated = tariff.unit == Unit.CONTACT_MONTH and pk not in first_ids
+    return ChatRow(
+        occurred_at=occurred_at.astimezone(tz),
+        tariff=tariff,
+        actor=actor,
+        contact=contact,
+        points=0 if repeated else points,
+        source=source,
+        external_id=external_id,
+        contact_already_counted=repeated,
+    )
+
+
+_ROW_FIELDS = ("id", "occurred_at", "tariff_id", "actor", "contact", "points", "source")
+
+
+def chat_rows(
+    *, customer: Customer, month: Month, page: list[tuple], tariffs: dict[int, Tariff]
+) -> list[ChatRow]:
+    """A page of `month_chats(...).values_list(*CHAT_ROW_FIELDS)` as ChatRows. One more query,
+    for the page's chats charged per engaged contact: which of them is their contact's first
+    chat of the month (the one that costs the points)."""
+    per_contact = set(_per_contact(tariffs))
+    keys = {(row[2], row[3], row[4]) for row in page if row[2] in per_contact}
+    first_ids = set()
+    if keys:
+        seen = set()
+        candidates = (
+            events_in_month(customer=customer, month=month)
+            .filter(
+                tariff_id__in={key[0] for key in keys},
+                contact__in={key[2] for key in keys},
+            )
+            .order_by("occurred_at", "id")
+            .values_list("id", "tariff_id", "actor", "contact")
+        )
+        for pk, tariff_id, actor, contact in candidates:
+            key = (tariff_id, actor, contact)
+            if key in keys and key not in seen:
+                seen.add(key)
+                first_ids.add(pk)
+    tz = billing_tz()
+    return [_row(values, tariffs, first_ids, tz) for values in page]
+
+
+CHAT_ROW_FIELDS = (*_ROW_FIELDS, "external_id")
+
+
+def chat_rows_streamed(
+    *, chats: QuerySet, tariffs: dict[int, Tariff], chunk_size: int = 2000
+) -> Iterator[ChatRow]:
+    """Every chat of `chats` (month_chats) as ChatRows, read in chunks (a server-side cursor on
+    PostgreSQL): memory does not grow with the number of chats. The contacts already engaged
+    this month are remembered (one small key per contact, not per chat)."""
+    per_contact = set(_per_contact(tariffs))
+    seen: set[tuple] = set()
+    tz = billing_tz()
+    for values in chats.values_list(*CHAT_ROW_FIELDS).iterator(chunk_size=chunk_size):
+        pk, _, tariff_id, actor, contact = values[:5]
+        first_ids = ()
+        if tariff_id in per_contact:
+            key = (tariff_id, actor, contact)
+            if key not in seen:
+                seen.add(key)
+                first_ids = (pk,)
+        yield _row(values, tariffs, first_ids, tz)
+
+
+def filtered_totals(report: MonthReport, chat_filter: ChatFilter) -> tuple[int, int]:
+    """Chats and points of the usage lines within the filter (the list's count and total, from
+    the month's aggregate: no COUNT query over the chats)."""
+    lines = [line for line in report.usage_lines if chat_filter.matches(line)]
+    return sum(line.chats for line in lines), sum(line.points for line in lines)
+
+
+def invoices_of(customer: Customer) -> QuerySet:
+    """The customer's issued invoices and credit notes (cancelled ones too), newest first."""
+    return (
+        Invoice.objects.filter(customer=customer)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .annotate(
+            credited_number=F("credited_invoice__number"),
+            credit_note_number=F("credit_note__number"),
+        )
+        .defer("pdf", "seller", "buyer", "usage")
+        .order_by("-issued_at", "-id")
+    )

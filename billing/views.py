@@ -1,0 +1,366 @@
+"""The dealer portal: the monthly Chatpoint report, its CSV, the invoices and their PDFs.
+
+Every page names its customer in the URL (`/dealers/<code>/…`) and is found among the customers
+the user may see (report.portal_customers): another dealer's customer is a 404, exactly as a
+customer that does not exist. The short URLs of the issue (`/report/`, `/report/YYYY-MM/`,
+`/invoices/`) lead to the customer chosen last (remembered in the session), else the first.
+"""
+
+from __future__ import annotations
+
+import csv
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.functional import cached_property
+from django.utils.text import slugify
+from django.utils.translation import get_language, gettext_lazy, pgettext
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from .charts import gauge, points_chart
+from .errors import InvalidMonth
+from .models import Actor, Category, InvoiceStatus, Tariff
+from .months import Month, billing_tz, current_month
+from .report import (
+    CHAT_ROW_FIELDS,
+    ChatFilter,
+    chat_rows,
+    chat_rows_streamed,
+    filtered_totals,
+    invoices_of,
+    month_chats,
+    month_report,
+    portal_customers,
+    report_months,
+)
+
+SESSION_CUSTOMER = "portal_customer"
+CHATS_PER_PAGE = 50
+
+
+# --- Customers ----------------------------------------------------------------------------------
+
+
+def _customer(request, code: str):
+    """The customer `code` if the user may see it, else 404 (never 403: whether another dealer
+    exists is not the user's business). Remembered for the short URLs."""
+    customer = get_object_or_404(portal_customers(request.user), code=code)
+    if request.session.get(SESSION_CUSTOMER) != customer.code:
+        request.session[SESSION_CUSTOMER] = customer.code
+    return customer
+
+
+def _chosen_customer(request):
+    """The customer the short URLs lead to: the one chosen last, else the first one."""
+    customers = portal_customers(request.user).order_by("code")
+    code = request.session.get(SESSION_CUSTOMER)
+    return (customers.filter(code=code).first() if code else None) or customers.first()
+
+
+def _portal_context(request, customer, section: str) -> dict:
+    return {
+        "customer": customer,
+        "customers": portal_customers(request.user).order_by("code").only("code", "legal_name"),
+        "section": section,
+    }
+
+
+# --- Short URLs ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def home(request):
+    return short_report(request)
+
+
+@login_required
+@require_GET
+def short_report(request, month: str | None = None):
+    customer = _chosen_customer(request)
+    if customer is None:
+        if request.user.is_staff:
+            return redirect("admin:index")
+        return render(request, "billing/portal/no_customer.html", status=200)
+    return redirect("portal:report", customer=customer.code, month=month or str(current_month()))
+
+
+@login_required
+@require_GET
+def short_invoices(request):
+    customer = _chosen_customer(request)
+    if customer is None:
+        return short_report(request)
+    return redirect("portal:invoices", customer=customer.code)
+
+
+# --- The report ---------------------------------------------------------------------------------
+
+
+class ChatFilterForm(forms.Form):
+    """The list's filters. A value that is not offered is an error naming it (and no filter)."""
+
+    category = forms.ChoiceField(label=gettext_lazy("Category"), required=False)
+    tariff = forms.ChoiceField(label=gettext_lazy("Tariff"), required=False)
+    actor = forms.ChoiceField(label=gettext_lazy("Handled by"), required=False)
+
+    def __init__(self, *args, tariffs, **kwargs):
+        super().__init__(*args, **kwargs)
+        everything = [("", _("All"))]
+        self.fields["category"].choices = everything + list(Category.choices)
+        self.fields["tariff"].choices = everything + sorted(
+            ((tariff.code, tariff.description) for tariff in tariffs.values()),
+            key=lambda choice: choice[1].lower(),
+        )
+        self.fields["actor"].choices = everything + [
+            (value, actor_label(value)) for value in Actor.values
+        ]
+        for name, field in self.fields.items():
+            field.error_messages["invalid_choice"] = _(
+                "“%(value)s” is not one of the choices for “%(field)s”."
+            ) % {"value": "%(value)s", "field": field.label}
+            field.widget.attrs["id"] = f"filter-{name}"
+
+    def chat_filter(self) -> ChatFilter:
+        if not self.is_valid():
+            return ChatFilter()
+        return ChatFilter(**self.cleaned_data)
+
+
+def actor_label(actor: str) -> str:
+    labels = {
+        Actor.AGENT: _("Live-chat agent"),
+        Actor.BOT: _("Chatbot"),
+        Actor.TEAM: _("Your team"),
+    }
+    return str(labels.get(actor, actor))
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its count (from the month's aggregate): no COUNT(*) over the chats."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self):
+        return self._known_count
+
+
+def _month(customer, value: str, months: list[Month] | None = None) -> Month:
+    """The month of the URL if the customer has a report for it, else 404."""
+    try:
+        month = Month.parse(value)
+    except InvalidMonth as error:
+        raise Http404(str(error)) from None
+    if month not in (months if months is not None else report_months(customer=customer)):
+        raise Http404(_("There is no report for %(month)s.") % {"month": month})
+    return month
+
+
+@login_required
+@require_GET
+def report_index(request, customer: str):
+    """The month picker's target (`?month=YYYY-MM`), else the current month."""
+    customer = _customer(request, customer)
+    month = request.GET.get("month") or str(current_month())
+    try:
+        month = str(Month.parse(month))
+    except InvalidMonth as error:
+        raise Http404(str(error)) from None
+    return redirect("portal:report", customer=customer.code, month=month)
+
+
+@login_required
+@require_GET
+def report(request, customer: str, month: str):
+    customer = _customer(request, customer)
+    now = timezone.now()
+    months = report_months(customer=customer, now=now)
+    month = _month(customer, month, months)
+    data = month_report(customer=customer, month=month, now=now)
+    form = ChatFilterForm(request.GET or None, tariffs=data.tariffs)
+    chat_filter = form.chat_filter()
+    count, filtered_points = filtered_totals(data, chat_filter)
+    paginator = _CountedPaginator(
+        month_chats(customer=customer, month=month, chat_filter=chat_filter).values_list(
+            *CHAT_ROW_FIELDS
+        ),
+        CHATS_PER_PAGE,
+        count=count,
+    )
+    page = paginator.get_page(request.GET.get("page"))
+    rows = chat_rows(
+        customer=customer, month=month, page=list(page.object_list), tariffs=data.tariffs
+    )
+    query = {
+        k: v
+        for k, v in (form.cleaned_data.items() if form.is_bound and form.is_valid() else [])
+        if v
+    }
+    context = {
+        **_portal_context(request, customer, "report"),
+        "report": data,
+        "month": month,
+        "months": months,
+        "previous_month": month.previous() if month.previous() in months else None,
+        "next_month": month.next() if month.next() in months else None,
+        "form": form,
+        "filtered": bool(query),
+        "page": page,
+        "rows": rows,
+        "count": count,
+        "filtered_points": filtered_points,
+        "filter_query": urlencode(query),
+        "actor_labels": {value: actor_label(value) for value in Actor.values},
+        "category_labels": dict(Category.choices),
+        "tariff_labels": {tariff.code: tariff.description for tariff in data.tariffs.values()},
+        "chart": _chart(data),
+        "gauge": gauge(used=data.points_used, included=data.statement.included_points)
+        if data.statement
+        else None,
+    }
+    return render(request, "billing/portal/report.html", context)
+
+
+def _chart(data):
+    included = data.statement.included_points if data.statement else None
+    projection = data.projection.points if data.projection else None
+    return points_chart(
+        days=data.days,
+        month=data.month,
+        included=included,
+        projected=projection,
+    )
+
+
+class _Echo:
+    """A file-like object whose write returns the line: csv.writer feeding a generator."""
+
+    def write(self, value):
+        return value
+
+
+@login_required
+@require_GET
+def report_csv(request, customer: str, month: str):
+    """The month's chats as CSV, streamed: the page's rows and totals, in the user's language
+    (semicolon-separated in French, as spreadsheets there expect; commas in English)."""
+    customer = _customer(request, customer)
+    month = _month(customer, month)
+    tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
+    form = ChatFilterForm(request.GET or None, tariffs=tariffs)
+    if form.is_bound and not form.is_valid():
+        messages = "; ".join(
+            f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
+        )
+        return HttpResponse(messages, status=400, content_type="text/plain; charset=utf-8")
+    chats = month_chats(customer=customer, month=month, chat_filter=form.chat_filter())
+    french = (get_language() or "fr").startswith("fr")
+    delimiter = ";" if french else ","
+    filename = f"chatpoints-{slugify(customer.code)}-{month}.csv"
+    response = StreamingHttpResponse(
+        _csv_lines(chats, tariffs, delimiter, get_language()),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _csv_lines(chats, tariffs, delimiter, language):
+    # Streamed after the view has returned (maybe on another thread): in the request's language.
+    with translation.override(language):
+        yield from _csv_lines_translated(chats, tariffs, delimiter)
+
+
+def _csv_lines_translated(chats, tariffs, delimiter):
+    writer = csv.writer(_Echo(), delimiter=delimiter, lineterminator="\r\n")
+    yield "\ufeff"  # the BOM: spreadsheets then read UTF-8
+    yield writer.writerow(
+        [
+            _("Date and time"),
+            _("Category"),
+            _("Tariff code"),
+            _("Tariff"),
+            _("Handled by"),
+            _("Contact"),
+            _("Points"),
+            _("Source"),
+            _("Chat id"),
+        ]
+    )
+    categories = dict(Category.choices)
+    total_chats = total_points = 0
+    for row in chat_rows_streamed(chats=chats, tariffs=tariffs):
+        total_chats += 1
+        total_points += row.points
+        yield writer.writerow(
+            [
+                row.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+                categories.get(row.tariff.category, row.tariff.category),
+                row.tariff.code,
+                row.tariff.description,
+                actor_label(row.actor),
+                row.contact,
+                row.points,
+                row.source,
+                row.external_id,
+            ]
+        )
+    yield writer.writerow(
+        [
+            pgettext("sum of a list", "Total"),
+            "",
+            "",
+            "",
+            "",
+            _("%(count)s chats") % {"count": total_chats},
+            total_points,
+        ]
+    )
+
+
+# --- Invoices -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def invoices(request, customer: str):
+    customer = _customer(request, customer)
+    context = {
+        **_portal_context(request, customer, "invoices"),
+        "invoices": list(invoices_of(customer)),
+        "today": timezone.now().astimezone(billing_tz()).date(),
+        "Status": InvoiceStatus,
+    }
+    return render(request, "billing/portal/invoices.html", context)
+
+
+@login_required
+@require_GET
+def invoice_pdf(request, customer: str, number: str):
+    """The PDF stored when the invoice (or credit note) was issued: those bytes, unchanged."""
+    customer = _customer(request, customer)
+    invoice = get_object_or_404(
+        invoices_of(customer).defer(None).only("number", "pdf"), number=number
+    )
+    if not invoice.pdf:
+        raise Http404(_("The PDF of %(number)s is not available.") % {"number": number})
+    response = HttpResponse(bytes(invoice.pdf), content_type="application/pdf")
+    disposition = "inline" if request.GET.get("inline") else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{invoice.number}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def report_url(customer, month: Month) -> str:
+    return reverse("portal:report", kwargs={"customer": customer.code, "month": str(month)})
