@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install lint format messages check-deploy bench bench-ingest clean
+.PHONY: run test install browser lint format messages check-deploy bench bench-ingest bench-report clean
 
 install: $(STAMP)
 
@@ -24,8 +24,16 @@ run: install .env
 	$(BIN)/python manage.py load_demo --url http://$(HOST):$(PORT)
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser test drives Debian's chromium (never a browser download): installed if missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser test"; \
+	  $(SUDO) apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y --no-install-recommends chromium; }; }
 
 lint: install
 	$(BIN)/ruff check .
@@ -46,6 +54,9 @@ bench: install
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
+
+bench-report: install
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -77,7 +77,7 @@ def points_chart(*, days, month: Month, included: int | None, projected: int | N
             )
         )
     ticks = [{"y": y(value), "label": _grouped(value)} for value in range(0, y_max + 1, step)]
-    labelled = sorted({1, *range(5, length, 5), length})
+    labelled = sorted({1, *range(5, length - 2, 5), length})
     x_labels = [{"x": round(LEFT + (day - 0.5) * slot, 1), "label": str(day)} for day in labelled]
     quota = None
     if included is not None:

@@ -1,0 +1,124 @@
+"""End to end in a real headless Chromium (Debian's, driven by Playwright): a dealer logs in,
+switches month, reads a total, switches to English and downloads the invoice PDF."""
+
+import importlib
+import io
+import os
+import shutil
+
+import pytest
+from django.db import connection
+from pypdf import PdfReader
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+NBSP = "\N{NO-BREAK SPACE}"
+
+
+@pytest.fixture
+def browser(settings):
+    if not shutil.which(CHROMIUM):
+        pytest.fail(
+            f"{CHROMIUM} not found: the browser test needs Debian's chromium "
+            "(`make test` and .ci/run install it: apt-get install chromium)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # made before and after the browser works, never concurrently.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # The test server speaks plain HTTP.
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def removable_invoices(transactional_db):
+    """Issued invoices are final, held by database triggers; a test that does not run in a
+    transaction must still leave an empty database. PostgreSQL empties it with TRUNCATE (no
+    row trigger fires); SQLite deletes row by row: lift its triggers for that, then restore."""
+    yield
+    if connection.vendor != "sqlite":
+        return
+    final = importlib.import_module("billing.migrations.0006_issued_invoices_are_final")
+    with connection.cursor() as cursor:
+        for statement in final.SQLITE_DOWN:
+            cursor.execute(statement)
+        cursor.execute("DELETE FROM billing_invoiceline")
+        cursor.execute("UPDATE billing_invoice SET credited_invoice_id = NULL")
+        cursor.execute("DELETE FROM billing_invoice")
+        for statement in final.SQLITE_UP:
+            cursor.execute(statement)
+
+
+def pdf_text(data: bytes) -> str:
+    reader = PdfReader(io.BytesIO(data))
+    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+
+
+def test_a_dealer_reads_the_report_and_downloads_the_invoice(
+    removable_invoices, real_pdf, dealers, live_server, browser, tmp_path
+):
+    invoice = dealers["dupont"].invoice
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="fr-FR"
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+
+    page.goto(f"{live_server.url}/report/")
+    assert "/accounts/login/" in page.url
+    page.get_by_label("Nom d'utilisateur").fill("dupont")
+    page.get_by_label("Mot de passe").fill("a-good-password-1")
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/dealers/garage-dupont/report/2026-11/")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Rapport Chatpoints")
+
+    # Switch to October with the month picker, and read the month's total.
+    page.get_by_role("combobox", name="Mois").select_option("2026-10")
+    page.get_by_role("button", name="Afficher").click()
+    page.wait_for_url("**/dealers/garage-dupont/report/2026-10/")
+    total = page.get_by_test_id("total-points").inner_text()
+    assert total.replace(NBSP, " ").replace("\u202f", " ") == "1 565"
+    assert page.get_by_test_id("overage-points").inner_text().replace(NBSP, " ") == "1 315"
+
+    # English, remembered on the next page.
+    page.get_by_role("button", name="EN").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", level=1).inner_text() == "Chatpoint report October 2026"
+    assert page.get_by_test_id("total-points").inner_text() == "1,565"
+    page.get_by_role("link", name="Invoices").click()
+    page.wait_for_url("**/dealers/garage-dupont/invoices/")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert invoice.number in page.locator("#invoices").inner_text()
+    assert "€402.84" in page.locator("#invoices").inner_text()
+
+    # The invoice PDF, downloaded from the report of its month.
+    page.goto(f"{live_server.url}/dealers/garage-dupont/report/2026-10/")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download the invoice (PDF)").click()
+    download = download_info.value
+    assert download.suggested_filename == f"{invoice.number}.pdf"
+    path = tmp_path / "invoice.pdf"
+    download.save_as(path)
+    data = path.read_bytes()
+    invoice.refresh_from_db()
+    assert data == bytes(invoice.pdf)
+    text = pdf_text(data)
+    assert f"FACTURE {invoice.number}" in text.upper()
+    assert "Garage-Dupont SAS" in text
+    assert f"Total TTC 402,84{NBSP}€".replace(NBSP, " ") in text.replace(NBSP, " ")
+    context.close()
