@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import F, Max, Min, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -28,8 +28,16 @@ from .models import (
     Unit,
 )
 from .months import Month, billing_tz, current_month
-from .pricing import PlanTerms, Projection, Statement, compare_plans, price_month, project_month
-from .usage import events_in_month, month_usage, subscription_in_force
+from .pricing import (
+    PlanTerms,
+    Projection,
+    Statement,
+    Usage,
+    compare_plans,
+    price_month,
+    project_month,
+)
+from .usage import events_in_month, subscription_in_force, usage_from_rows
 
 PLANS_COMPARED = ("BASE", "GROW", "SCALE")
 
@@ -103,6 +111,7 @@ class MonthReport:
     plans: tuple[PlanOption, ...]
     invoice: Invoice | None  # the month's issued invoice, if any
     tariffs: dict[int, Tariff] = field(repr=False)
+    first_chats: dict[tuple, datetime] = field(repr=False, default_factory=dict)
 
 
 def _plan_name(plan: Plan) -> str:
@@ -114,7 +123,8 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
     now = now or timezone.now()
     tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
     subscription = subscription_in_force(customer=customer, month=month)
-    usage = month_usage(customer=customer, month=month, tariffs=tariffs)
+    reading = _read_month(customer=customer, month=month, tariffs=tariffs, until=now)
+    usage = reading.usage
     statement = None
     projection = None
     is_current = month == current_month(now)
@@ -129,7 +139,6 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
                 elapsed=int((min(now, end) - start).total_seconds()),
                 length=int((end - start).total_seconds()),
             )
-    days = _days(customer=customer, month=month, tariffs=tariffs, until=now)
     plans = _plan_options(
         customer=customer, usage=usage, subscription=subscription, vat_rate=customer.vat_rate
     )
@@ -155,7 +164,8 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
         points_used=usage.points,
         engaged_contacts=usage.engaged_contacts,
         projection=projection,
-        days=days,
+        days=reading.days,
+        first_chats=reading.first_chats,
         plans=plans,
         invoice=invoice,
         tariffs=tariffs,
@@ -166,38 +176,61 @@ def _per_contact(tariffs: dict[int, Tariff]) -> list[int]:
     return [pk for pk, tariff in tariffs.items() if tariff.unit == Unit.CONTACT_MONTH]
 
 
-def _days(
-    *, customer: Customer, month: Month, tariffs: dict[int, Tariff], until: datetime
-) -> tuple[Day, ...]:
-    """Points per day of the month (billing time zone), each day of the month up to today.
+@dataclass(frozen=True)
+class _MonthReading:
+    usage: Usage
+    days: tuple[Day, ...]
+    first_chats: dict[tuple, datetime]  # (tariff id, actor, contact) -> its first chat's time
 
-    Two aggregate queries: chats charged per chat summed per day; contacts charged per month
-    counted on the day of their first chat of the month (when they cost their points).
+
+def _read_month(
+    *, customer: Customer, month: Month, tariffs: dict[int, Tariff], until: datetime
+) -> _MonthReading:
+    """The month's usage and its points per day in two scans of the month's chats (those that
+    count: events_in_month, as the invoice).
+
+    1. chats, points and a chat's points per tariff, actor and day (billing time zone);
+    2. for tariffs charged per engaged contact, each contact's first chat of the month (it
+       costs the contact's points, on its day).
+    Summed per tariff and actor they are the rows the invoice is priced from (usage._aggregate:
+    chats, MAX and SUM of points, distinct contacts), turned into a Usage by the same function.
     """
     tz = billing_tz()
     events = events_in_month(customer=customer, month=month)
     per_contact = _per_contact(tariffs)
+    lines: dict[tuple, list[int]] = {}
     points = defaultdict(int)
-    per_chat = (
-        events.exclude(tariff_id__in=per_contact)
-        .annotate(day=TruncDate("occurred_at", tzinfo=tz))
-        .values("day")
-        .annotate(points=Sum("points"))
+    per_day = (
+        events.annotate(day=TruncDate("occurred_at", tzinfo=tz))
+        .values("tariff_id", "actor", "day")
+        .annotate(chats=Count("id"), unit=Max("points"), total=Sum("points"))
         .order_by()
-        .values_list("day", "points")
+        .values_list("tariff_id", "actor", "day", "chats", "unit", "total")
     )
-    for day, day_points in per_chat:
-        points[day] += day_points
-    if per_contact:
+    for tariff_id, actor, day, chats, unit, total in per_day:
+        line = lines.setdefault((tariff_id, actor), [0, 0, 0, 0])
+        line[0] += chats
+        line[1] = max(line[1], unit)
+        line[2] += total
+        if tariff_id not in per_contact:
+            points[day] += total
+    first_chats = {}
+    if per_contact and any(key[0] in per_contact for key in lines):
         firsts = (
             events.filter(tariff_id__in=per_contact)
             .values("tariff_id", "actor", "contact")
             .annotate(first=Min("occurred_at"), unit=Max("points"))
+            .annotate(day=TruncDate("first", tzinfo=tz))
             .order_by()
-            .values_list("first", "unit")
+            .values_list("tariff_id", "actor", "contact", "first", "day", "unit")
         )
-        for first, unit in firsts:
-            points[first.astimezone(tz).date()] += unit
+        for tariff_id, actor, contact, first, day, unit in firsts:
+            first_chats[(tariff_id, actor, contact)] = first
+            lines[(tariff_id, actor)][3] += 1
+            points[day] += unit
+    usage = usage_from_rows(
+        [(tariff_id, actor, *values) for (tariff_id, actor), values in lines.items()], tariffs
+    )
     start, end = month.bounds(tz)
     last = min(end - timedelta(seconds=1), max(until, start)).astimezone(tz).date()
     days = []
@@ -207,7 +240,7 @@ def _days(
         cumulative += points.get(day, 0)
         days.append(Day(day=day, points=points.get(day, 0), cumulative=cumulative))
         day += timedelta(days=1)
-    return tuple(days)
+    return _MonthReading(usage=usage, days=tuple(days), first_chats=first_chats)
 
 
 def _plan_options(*, customer, usage, subscription, vat_rate) -> tuple[PlanOption, ...]:
@@ -318,29 +351,42 @@ _ROW_FIELDS = ("id", "occurred_at", "tariff_id", "actor", "contact", "points", "
 
 
 def chat_rows(
-    *, customer: Customer, month: Month, page: list[tuple], tariffs: dict[int, Tariff]
+    *,
+    customer: Customer,
+    month: Month,
+    page: list[tuple],
+    tariffs: dict[int, Tariff],
+    first_chats: dict[tuple, datetime],
 ) -> list[ChatRow]:
-    """A page of `month_chats(...).values_list(*CHAT_ROW_FIELDS)` as ChatRows. One more query,
-    for the page's chats charged per engaged contact: which of them is their contact's first
-    chat of the month (the one that costs the points)."""
+    """A page of `month_chats(...).values_list(*CHAT_ROW_FIELDS)` as ChatRows.
+
+    A chat charged per engaged contact costs the contact's points when it is the contact's
+    first chat of the month: the earliest, the smallest id among chats of the same moment.
+    `first_chats` (from month_report) gives each contact's first moment; one small query (by
+    the month index) settles the page's chats that happened at such a moment."""
     per_contact = set(_per_contact(tariffs))
-    keys = {(row[2], row[3], row[4]) for row in page if row[2] in per_contact}
+    candidates = {}
+    for row in page:
+        key = (row[2], row[3], row[4])
+        if row[2] in per_contact and first_chats.get(key) == row[1]:
+            candidates[key] = row[1]
     first_ids = set()
-    if keys:
-        seen = set()
-        candidates = (
+    if candidates:
+        same_moment = (
             events_in_month(customer=customer, month=month)
             .filter(
-                tariff_id__in={key[0] for key in keys},
-                contact__in={key[2] for key in keys},
+                occurred_at__in=set(candidates.values()),
+                tariff_id__in={key[0] for key in candidates},
+                contact__in={key[2] for key in candidates},
             )
             .order_by("occurred_at", "id")
-            .values_list("id", "tariff_id", "actor", "contact")
+            .values_list("id", "tariff_id", "actor", "contact", "occurred_at")
         )
-        for pk, tariff_id, actor, contact in candidates:
+        settled = set()
+        for pk, tariff_id, actor, contact, occurred_at in same_moment:
             key = (tariff_id, actor, contact)
-            if key in keys and key not in seen:
-                seen.add(key)
+            if candidates.get(key) == occurred_at and key not in settled:
+                settled.add(key)
                 first_ids.add(pk)
     tz = billing_tz()
     return [_row(values, tariffs, first_ids, tz) for values in page]

@@ -73,12 +73,16 @@ def events_in_month(*, customer: Customer, month: Month):
     Otherwise every chat not voided counts. The invoice's date is a subquery: still one query.
     """
     start, end = month.bounds(billing_tz())
-    issued_at = Invoice.objects.filter(
-        customer=customer,
-        month=month.first_day,
-        kind=InvoiceKind.INVOICE,
-        status=InvoiceStatus.ISSUED,
-    ).values("issued_at")[:1]
+    issued_at = (
+        Invoice.objects.filter(
+            customer=customer,
+            month=month.first_day,
+            kind=InvoiceKind.INVOICE,
+            status=InvoiceStatus.ISSUED,
+        )
+        .order_by()
+        .values("issued_at")[:1]
+    )
     cutoff = Coalesce(Subquery(issued_at), Value(_NEVER), output_field=DateTimeField())
     return ChatEvent.objects.filter(
         Q(voided_at__isnull=True) | Q(voided_at__gt=cutoff),

@@ -43,6 +43,7 @@ from .report import (
 
 SESSION_CUSTOMER = "portal_customer"
 CHATS_PER_PAGE = 50
+CSV_LINES_PER_CHUNK = 500  # lines sent together: few writes, still constant memory
 
 
 # --- Customers ----------------------------------------------------------------------------------
@@ -199,7 +200,11 @@ def report(request, customer: str, month: str):
     )
     page = paginator.get_page(request.GET.get("page"))
     rows = chat_rows(
-        customer=customer, month=month, page=list(page.object_list), tariffs=data.tariffs
+        customer=customer,
+        month=month,
+        page=list(page.object_list),
+        tariffs=data.tariffs,
+        first_chats=data.first_chats,
     )
     query = {
         k: v
@@ -299,23 +304,39 @@ def _csv_lines_translated(chats, tariffs, delimiter):
         ]
     )
     categories = dict(Category.choices)
+    # Labels are looked up once, not per row (a month can hold 100,000 chats).
+    tariff_columns = {
+        tariff.id: (
+            str(categories.get(tariff.category, tariff.category)),
+            tariff.code,
+            tariff.description,
+        )
+        for tariff in tariffs.values()
+    }
+    actors = {value: actor_label(value) for value in Actor.values}
     total_chats = total_points = 0
+    lines = []
     for row in chat_rows_streamed(chats=chats, tariffs=tariffs):
         total_chats += 1
         total_points += row.points
-        yield writer.writerow(
-            [
-                row.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
-                categories.get(row.tariff.category, row.tariff.category),
-                row.tariff.code,
-                row.tariff.description,
-                actor_label(row.actor),
-                row.contact,
-                row.points,
-                row.source,
-                row.external_id,
-            ]
+        lines.append(
+            writer.writerow(
+                [
+                    row.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    *tariff_columns[row.tariff.id],
+                    actors.get(row.actor, row.actor),
+                    row.contact,
+                    row.points,
+                    row.source,
+                    row.external_id,
+                ]
+            )
         )
+        if len(lines) == CSV_LINES_PER_CHUNK:
+            yield "".join(lines)
+            lines = []
+    if lines:
+        yield "".join(lines)
     yield writer.writerow(
         [
             pgettext("sum of a list", "Total"),

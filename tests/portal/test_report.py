@@ -333,3 +333,48 @@ def test_english_when_chosen_and_remembered(client, dealers):
     rows = csv_rows(client)
     assert rows[0][0] == "Date and time"
     assert rows[-1][5] == "45 chats"
+
+
+def test_two_chats_with_a_contact_at_the_same_moment_cost_once(client, clock):
+    """The first chat of a contact in the month is the earliest, then the smallest id: the
+    page and the CSV charge the same one."""
+    clock.now = datetime(2026, 11, 20, tzinfo=UTC)
+    dealer = CustomerFactory(code="meme-instant")
+    subscribe(dealer, "BASE", first_month=date(2026, 1, 1))
+    same = "2026-10-05T09:00:00+02:00"
+    events = [
+        {
+            "id": id_,
+            "customer": "meme-instant",
+            "tariff": "contact_engaged",
+            "actor": "team",
+            "contact": contact,
+            "occurred_at": when,
+        }
+        for id_, contact, when in [
+            ("b", "+33611", same),
+            ("a", "+33611", same),
+            ("c", "+33611", "2026-10-04T09:00:00Z"),
+            ("d", "+33622", same),
+            ("e", "+33622", same),
+        ]
+    ]
+    assert events_ingest(source="platform", events=events, now=clock.now).accepted == 5
+    user = UserFactory(username="instant")
+    dealer.accesses.create(user=user)
+    rows = page(client, user, customer="meme-instant").context["rows"]
+    assert [(row.external_id, row.points) for row in rows] == [
+        ("c", 2),
+        ("a", 0),  # stored in id order: "a" has the smaller primary key
+        ("b", 0),
+        ("d", 2),
+        ("e", 0),
+    ]
+    body = csv_rows(client, customer="meme-instant")[1:-1]
+    assert [(row[8], int(row[6])) for row in body] == [
+        ("c", 2),
+        ("a", 0),
+        ("b", 0),
+        ("d", 2),
+        ("e", 0),
+    ]
