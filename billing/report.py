@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db.models import Count, F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -29,6 +30,8 @@ from .models import (
 )
 from .months import Month, billing_tz, current_month
 from .pricing import (
+    LINE_OVERAGE,
+    LINE_PLAN_FEE,
     PlanTerms,
     Projection,
     Statement,
@@ -40,6 +43,7 @@ from .pricing import (
 from .usage import events_in_month, subscription_in_force, usage_from_rows
 
 PLANS_COMPARED = ("BASE", "GROW", "SCALE")
+PROJECT_AFTER_SECONDS = 24 * 3600
 
 
 # --- Which customers and months a user may see -------------------------------------------------
@@ -128,20 +132,6 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
     statement = None
     projection = None
     is_current = month == current_month(now)
-    if subscription is not None:
-        terms = subscription.terms()
-        statement = price_month(terms=terms, usage=usage, vat_rate=customer.vat_rate)
-        if is_current:
-            start, end = month.bounds(billing_tz())
-            projection = project_month(
-                terms=terms,
-                points_so_far=usage.points,
-                elapsed=int((min(now, end) - start).total_seconds()),
-                length=int((end - start).total_seconds()),
-            )
-    plans = _plan_options(
-        customer=customer, usage=usage, subscription=subscription, vat_rate=customer.vat_rate
-    )
     invoice = (
         Invoice.objects.filter(
             customer=customer,
@@ -152,12 +142,37 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
         .defer("pdf", "seller", "buyer", "usage")
         .first()
     )
+    plan_name = _plan_name(subscription.plan) if subscription else ""
+    if subscription is not None:
+        terms = subscription.terms()
+        vat_rate = customer.vat_rate
+        if invoice is not None:
+            # An invoiced month shows the terms the invoice froze, whatever happened since.
+            terms, vat_rate = _invoiced_terms(invoice, terms), invoice.vat_rate
+        statement = price_month(terms=terms, usage=usage, vat_rate=vat_rate)
+        start, end = month.bounds(billing_tz())
+        elapsed = int((min(now, end) - start).total_seconds())
+        # From the second day on: a few hours say little about a month's pace.
+        if is_current and elapsed >= PROJECT_AFTER_SECONDS:
+            projection = project_month(
+                terms=terms,
+                points_so_far=usage.points,
+                elapsed=elapsed,
+                length=int((end - start).total_seconds()),
+            )
+    plans = _plan_options(
+        customer=customer,
+        usage=usage,
+        subscription=subscription,
+        terms=statement.terms if statement else None,
+        vat_rate=customer.vat_rate,
+    )
     return MonthReport(
         customer=customer,
         month=month,
         is_current=is_current,
         subscription=subscription,
-        plan_name=_plan_name(subscription.plan) if subscription else "",
+        plan_name=plan_name,
         statement=statement,
         usage_lines=usage.lines,
         chats=usage.chats,
@@ -169,6 +184,18 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
         plans=plans,
         invoice=invoice,
         tariffs=tariffs,
+    )
+
+
+def _invoiced_terms(invoice: Invoice, current: PlanTerms) -> PlanTerms:
+    """The plan terms an issued invoice froze: its fee (line 1), its included points and, when
+    it has line 2, its price per extra point (else the current one: nothing was charged at it)."""
+    prices = {line.kind: line.unit_price for line in invoice.lines.all()}
+    return PlanTerms(
+        plan=current.plan,
+        monthly_fee=prices.get(LINE_PLAN_FEE, current.monthly_fee).quantize(Decimal("0.01")),
+        included_points=invoice.included_points,
+        price_per_extra_point=prices.get(LINE_OVERAGE, current.price_per_extra_point),
     )
 
 
@@ -243,9 +270,10 @@ def _read_month(
     return _MonthReading(usage=usage, days=tuple(days), first_chats=first_chats)
 
 
-def _plan_options(*, customer, usage, subscription, vat_rate) -> tuple[PlanOption, ...]:
+def _plan_options(*, customer, usage, subscription, terms, vat_rate) -> tuple[PlanOption, ...]:
     """The month priced on BASE, GROW and SCALE, and on the customer's own ENTERPRISE terms (those
-    in force this month, else of their latest ENTERPRISE subscription), cheapest first."""
+    in force this month, else of their latest ENTERPRISE subscription), cheapest first. The plan
+    in force is priced at `terms`, the month's (an invoiced month's are those it froze)."""
     options: dict[str, tuple[str, PlanTerms]] = {}
     for plan in Plan.objects.filter(code__in=PLANS_COMPARED, is_custom=False):
         options[plan.code] = (
@@ -267,6 +295,8 @@ def _plan_options(*, customer, usage, subscription, vat_rate) -> tuple[PlanOptio
         )
     if own is not None and own.plan.is_custom:
         options[own.plan.code] = (_plan_name(own.plan), own.terms())
+    if subscription is not None and terms is not None:
+        options[subscription.plan.code] = (_plan_name(subscription.plan), terms)
     statements = compare_plans(
         options=[terms for _, terms in options.values()], usage=usage, vat_rate=vat_rate
     )

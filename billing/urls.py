@@ -16,7 +16,17 @@ class MonthConverter:
         return str(value)
 
 
+class CustomerCodeConverter(MonthConverter):
+    regex = r"[a-z0-9][a-z0-9_.-]*"  # Customer.code's validator
+
+
+class InvoiceNumberConverter(MonthConverter):
+    regex = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+
+
 register_converter(MonthConverter, "month")
+register_converter(CustomerCodeConverter, "customer")
+register_converter(InvoiceNumberConverter, "number")
 
 app_name = "portal"
 
@@ -25,16 +35,16 @@ urlpatterns = [
     path("report/", views.short_report, name="short_report"),
     path("report/<month:month>/", views.short_report, name="short_report_month"),
     path("invoices/", views.short_invoices, name="short_invoices"),
-    path("dealers/<str:customer>/report/", views.report_index, name="report_index"),
-    path("dealers/<str:customer>/report/<month:month>/", views.report, name="report"),
+    path("dealers/<customer:customer>/report/", views.report_index, name="report_index"),
+    path("dealers/<customer:customer>/report/<month:month>/", views.report, name="report"),
     path(
-        "dealers/<str:customer>/report/<month:month>/chats.csv",
+        "dealers/<customer:customer>/report/<month:month>/chats.csv",
         views.report_csv,
         name="report_csv",
     ),
-    path("dealers/<str:customer>/invoices/", views.invoices, name="invoices"),
+    path("dealers/<customer:customer>/invoices/", views.invoices, name="invoices"),
     path(
-        "dealers/<str:customer>/invoices/<str:number>.pdf",
+        "dealers/<customer:customer>/invoices/<number:number>.pdf",
         views.invoice_pdf,
         name="invoice_pdf",
     ),

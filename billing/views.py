@@ -22,7 +22,7 @@ from django.utils.functional import cached_property
 from django.utils.text import slugify
 from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .charts import gauge, points_chart
 from .errors import InvalidMonth
@@ -59,10 +59,12 @@ def _customer(request, code: str):
 
 
 def _chosen_customer(request):
-    """The customer the short URLs lead to: the one chosen last, else the first one."""
+    """The customer the short URLs lead to: the one chosen last, else the first one given to
+    the user. Staff who have not opened a report yet have none: they start from the admin."""
     customers = portal_customers(request.user).order_by("code")
     code = request.session.get(SESSION_CUSTOMER)
-    return (customers.filter(code=code).first() if code else None) or customers.first()
+    chosen = customers.filter(code=code).first() if code else None
+    return chosen or customers.filter(accesses__user=request.user).first()
 
 
 def _portal_context(request, customer, section: str) -> dict:
@@ -77,13 +79,13 @@ def _portal_context(request, customer, section: str) -> dict:
 
 
 @login_required
-@require_GET
+@require_safe
 def home(request):
     return short_report(request)
 
 
 @login_required
-@require_GET
+@require_safe
 def short_report(request, month: str | None = None):
     customer = _chosen_customer(request)
     if customer is None:
@@ -94,7 +96,7 @@ def short_report(request, month: str | None = None):
 
 
 @login_required
-@require_GET
+@require_safe
 def short_invoices(request):
     customer = _chosen_customer(request)
     if customer is None:
@@ -168,7 +170,7 @@ def _month(customer, value: str, months: list[Month] | None = None) -> Month:
 
 
 @login_required
-@require_GET
+@require_safe
 def report_index(request, customer: str):
     """The month picker's target (`?month=YYYY-MM`), else the current month."""
     customer = _customer(request, customer)
@@ -181,7 +183,7 @@ def report_index(request, customer: str):
 
 
 @login_required
-@require_GET
+@require_safe
 def report(request, customer: str, month: str):
     customer = _customer(request, customer)
     now = timezone.now()
@@ -247,6 +249,16 @@ def _chart(data):
     )
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: str) -> str:
+    """A text cell a spreadsheet keeps as text: a value it would read as a formula (or a phone
+    number it would turn into a number: +336…) gets a leading apostrophe (OWASP's advice
+    against CSV injection). Chat ids and contacts come from outside."""
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
+
+
 class _Echo:
     """A file-like object whose write returns the line: csv.writer feeding a generator."""
 
@@ -255,7 +267,7 @@ class _Echo:
 
 
 @login_required
-@require_GET
+@require_safe
 def report_csv(request, customer: str, month: str):
     """The month's chats as CSV, streamed: the page's rows and totals, in the user's language
     (semicolon-separated in French, as spreadsheets there expect; commas in English)."""
@@ -309,7 +321,7 @@ def _csv_lines_translated(chats, tariffs, delimiter):
         tariff.id: (
             str(categories.get(tariff.category, tariff.category)),
             tariff.code,
-            tariff.description,
+            spreadsheet_text(tariff.description),
         )
         for tariff in tariffs.values()
     }
@@ -322,13 +334,13 @@ def _csv_lines_translated(chats, tariffs, delimiter):
         lines.append(
             writer.writerow(
                 [
-                    row.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    row.occurred_at.isoformat(sep=" ", timespec="seconds"),
                     *tariff_columns[row.tariff.id],
                     actors.get(row.actor, row.actor),
-                    row.contact,
+                    spreadsheet_text(row.contact),
                     row.points,
-                    row.source,
-                    row.external_id,
+                    spreadsheet_text(row.source),
+                    spreadsheet_text(row.external_id),
                 ]
             )
         )
@@ -354,7 +366,7 @@ def _csv_lines_translated(chats, tariffs, delimiter):
 
 
 @login_required
-@require_GET
+@require_safe
 def invoices(request, customer: str):
     customer = _customer(request, customer)
     context = {
@@ -367,7 +379,7 @@ def invoices(request, customer: str):
 
 
 @login_required
-@require_GET
+@require_safe
 def invoice_pdf(request, customer: str, number: str):
     """The PDF stored when the invoice (or credit note) was issued: those bytes, unchanged."""
     customer = _customer(request, customer)

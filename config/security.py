@@ -19,3 +19,14 @@ def client_ip(request) -> str:
     if len(forwarded) < proxies:
         return remote
     return forwarded[-proxies]
+
+
+def forget_failed_logins(sender, request, user, **kwargs):
+    """After a successful login, forget the failed attempts on that user name only.
+
+    (django-axes' AXES_RESET_ON_SUCCESS forgets every failure from the address: logging into
+    one's own account between guesses would then let anyone guess another's password forever.)
+    """
+    from axes.utils import reset
+
+    reset(username=user.get_username())

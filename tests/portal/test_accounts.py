@@ -167,3 +167,44 @@ def test_staff_find_the_dealer_report_on_the_customer_page(admin_client, dealers
     ).content.decode()
     assert 'href="/dealers/garage-dupont/report/"' in html
     assert admin_client.get("/dealers/garage-dupont/report/2026-10/").status_code == 200
+
+
+def test_staff_start_from_the_admin_then_the_short_urls_follow_their_last_report(
+    client, dealers, staff_viewer
+):
+    client.force_login(staff_viewer)
+    assert client.get("/")["Location"] == reverse("admin:index")
+    client.get("/dealers/lyon-auto/report/")
+    assert client.get("/invoices/")["Location"] == "/dealers/lyon-auto/invoices/"
+
+
+def test_logging_into_ones_own_account_does_not_wipe_the_failures_on_another(client, dealer):
+    """The failures on a user name are forgotten when *that* user logs in, not when anyone
+    logs in from the same address."""
+    UserFactory(username="attacker")
+    for _ in range(4):
+        login(client, "dupont", "wrong")
+        assert login(client, "attacker", "a-good-password-1").status_code == 302
+        client.post(reverse("logout"))
+    assert login(client, "dupont", "wrong").status_code == 429
+
+
+def test_a_successful_login_forgets_the_users_own_failures(client, dealer):
+    for _ in range(4):
+        login(client, "dupont", "wrong")
+    assert login(client, "dupont", "a-good-password-1").status_code == 302
+    client.post(reverse("logout"))
+    for _ in range(4):
+        assert login(client, "dupont", "wrong").status_code == 200
+
+
+def test_odd_urls_are_not_found(client, dealer):
+    client.force_login(dealer.user)
+    for url in [
+        "/dealers/garage%00/invoices/",
+        "/dealers/garage-dupont/invoices/%00.pdf",
+        "/dealers/GARAGE-DUPONT/report/",
+        "/dealers/garage-dupont/report/2026-1/",
+    ]:
+        assert client.get(url).status_code == 404, url
+    assert client.head("/dealers/garage-dupont/invoices/").status_code == 200

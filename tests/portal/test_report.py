@@ -274,7 +274,7 @@ def test_the_list_is_paginated_and_its_pages_add_up(client, clock):
 def test_the_report_reads_in_a_fixed_number_of_queries(client, dealers, clock):
     user = dealers["dupont"].user
     client.force_login(user)
-    url = reverse("portal:report", kwargs={"customer": "garage-dupont", "month": "2026-10"})
+    url = reverse("portal:report", kwargs={"customer": "garage-dupont", "month": "2026-11"})
     client.get(url)  # the first visit also writes the chosen dealer into the session
     with CaptureQueriesContext(connection) as small:
         client.get(url)
@@ -291,7 +291,6 @@ def test_the_report_reads_in_a_fixed_number_of_queries(client, dealers, clock):
         for n in range(200)
     ]
     events_ingest(source="platform", events=more, now=clock.now)
-    url = reverse("portal:report", kwargs={"customer": "garage-dupont", "month": "2026-11"})
     with CaptureQueriesContext(connection) as big:
         client.get(url)
     assert len(big) == len(small) <= 15
@@ -377,4 +376,60 @@ def test_two_chats_with_a_contact_at_the_same_moment_cost_once(client, clock):
         ("b", 0),
         ("d", 2),
         ("e", 0),
+    ]
+
+
+def test_an_invoiced_month_shows_the_terms_the_invoice_froze(client, dealers):
+    """Terms edited after the invoice (here straight in the database) change nothing on the
+    report of the invoiced month: it keeps showing the invoice's amounts."""
+    from billing.models import Plan
+
+    Plan.objects.filter(code="BASE").update(
+        monthly_fee=Decimal("120.00"), price_per_extra_point=Decimal("0.2000")
+    )
+    report = page(client, dealers["dupont"].user).context["report"]
+    assert report.statement.monthly_fee == Decimal("99.00")
+    assert report.statement.overage_amount == Decimal("236.70")
+    assert report.statement.net_total == dealers["dupont"].invoice.net_total
+    base = next(option for option in report.plans if option.code == "BASE")
+    assert base.statement.net_total == Decimal("335.70")
+
+
+def test_no_projection_on_the_first_day(client, dealers, clock):
+    clock.now = datetime(2026, 11, 1, 12, tzinfo=UTC)  # 13:00 in Paris
+    report = page(client, dealers["dupont"].user, month=NOVEMBER).context["report"]
+    assert report.is_current and report.projection is None
+
+
+def test_the_csv_keeps_text_as_text(client, clock):
+    """A contact a spreadsheet would run as a formula, or read as a number, stays text."""
+    clock.now = datetime(2026, 11, 20, tzinfo=UTC)
+    dealer = CustomerFactory(code="tableur")
+    subscribe(dealer, "BASE", first_month=date(2026, 1, 1))
+    events = [
+        {
+            "id": "=1+1",
+            "customer": "tableur",
+            "tariff": "contact_engaged",
+            "actor": "team",
+            "contact": '=HYPERLINK("http://evil.example","click")',
+            "occurred_at": "2026-10-25T02:30:00+01:00",  # the second 02:30 of that night
+        },
+        {
+            "id": "ok-1",
+            "customer": "tableur",
+            "tariff": "contact_engaged",
+            "actor": "team",
+            "contact": "+33600000001",
+            "occurred_at": "2026-10-25T02:30:00+02:00",  # the first one
+        },
+    ]
+    assert events_ingest(source="platform", events=events, now=clock.now).accepted == 2
+    user = UserFactory(username="tableur")
+    dealer.accesses.create(user=user)
+    client.force_login(user)
+    body = csv_rows(client, customer="tableur")[1:-1]
+    assert [(row[0], row[5], row[8]) for row in body] == [
+        ("2026-10-25 02:30:00+02:00", "'+33600000001", "ok-1"),
+        ("2026-10-25 02:30:00+01:00", '\'=HYPERLINK("http://evil.example","click")', "'=1+1"),
     ]
