@@ -208,3 +208,13 @@ def test_odd_urls_are_not_found(client, dealer):
     ]:
         assert client.get(url).status_code == 404, url
     assert client.head("/dealers/garage-dupont/invoices/").status_code == 200
+
+
+def test_the_portal_is_french_until_english_is_chosen(client, dealer):
+    client.force_login(dealer.user)
+    url = "/dealers/garage-dupont/invoices/"
+    english_browser = {"HTTP_ACCEPT_LANGUAGE": "en-GB,en;q=0.9"}
+    assert '<html lang="fr">' in client.get(url, **english_browser).content.decode()
+    client.post(reverse("set_language"), {"language": "en", "next": url})
+    assert '<html lang="en">' in client.get(url).content.decode()
+    assert '<html lang="en">' in client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
