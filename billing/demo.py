@@ -21,6 +21,7 @@ from customers.models import Customer, CustomerAccess
 from .errors import BillingError
 from .models import ChatEvent, Plan, Subscription, Tariff, TariffRate
 from .months import Month, billing_tz, current_month
+from .summary import summary_rebuild
 from .tariffs import TariffBook, tariff_change
 
 SOURCE = "demo"
@@ -284,6 +285,7 @@ def load_demo(*, now: datetime | None = None, stdout=None) -> dict:
         before = ChatEvent.objects.filter(source=SOURCE, customer=customer).count()
         ChatEvent.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
         stored += ChatEvent.objects.filter(source=SOURCE, customer=customer).count() - before
+        summary_rebuild(customers=[customer.id])  # written straight, not through ingestion
 
     reminder = tariffs["whatsapp_reminder"]
     if not TariffRate.objects.filter(tariff=reminder).exclude(changed_by=None).exists():

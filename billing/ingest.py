@@ -36,6 +36,7 @@ from customers.models import Customer
 from .errors import BillingError
 from .models import Actor, ChatEvent, Invoice, InvoiceKind, InvoiceStatus, Subscription, Unit
 from .months import Month, billing_tz
+from .summary import per_contact_tariffs, summary_add, summary_rebuild
 from .tariffs import FUTURE_TOLERANCE, TariffBook
 
 MAX_BATCH = 1000
@@ -461,16 +462,16 @@ FROM json_to_recordset(%s::json) AS e(external_id varchar, customer_id bigint, t
      actor varchar, contact varchar, occurred_at timestamptz, points integer, metadata jsonb,
      late boolean)
 ON CONFLICT (source, external_id) DO NOTHING
-RETURNING external_id
+RETURNING external_id, id
 """
 _GENERIC_INSERT = (
     "INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact, "
     "occurred_at, points, metadata, received_at, late) VALUES {values} "
-    "ON CONFLICT (source, external_id) DO NOTHING RETURNING external_id"
+    "ON CONFLICT (source, external_id) DO NOTHING RETURNING external_id, id"
 )
 
 
-def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -> set[str]:
+def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -> dict[str, int]:
     document = json.dumps(
         [
             {
@@ -489,13 +490,13 @@ def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -
         ensure_ascii=False,
     )
     cursor.execute(_PG_INSERT, [source, now, document])
-    return {external_id for (external_id,) in cursor.fetchall()}
+    return dict(cursor.fetchall())
 
 
-def _insert_generic(cursor, source: str, rows: list[_Ready], now: datetime) -> set[str]:
+def _insert_generic(cursor, source: str, rows: list[_Ready], now: datetime) -> dict[str, int]:
     ops = connection.ops
     received = ops.adapt_datetimefield_value(now)
-    inserted: set[str] = set()
+    inserted: dict[str, int] = {}
     placeholders = "(" + ", ".join(["%s"] * 11) + ")"
     for start in range(0, len(rows), 500):
         chunk = rows[start : start + 500]
@@ -516,7 +517,7 @@ def _insert_generic(cursor, source: str, rows: list[_Ready], now: datetime) -> s
             ]
         values = ", ".join([placeholders] * len(chunk))  # placeholders only, never data
         cursor.execute(_GENERIC_INSERT.format(values=values), params)
-        inserted.update(external_id for (external_id,) in cursor.fetchall())
+        inserted.update(cursor.fetchall())
     return inserted
 
 
@@ -536,7 +537,7 @@ def _lock_customers(cursor, customer_ids: list[int]) -> None:
 
 def _store(
     source: str, rows: list[_Ready], now: datetime | None
-) -> tuple[set[str], dict[str, tuple]]:
+) -> tuple[dict[str, int], dict[str, tuple]]:
     """Insert the rows not yet stored; return the ids inserted and the content of the others.
 
     `received_at` is read after the customers are locked: a batch that waited for an invoice
@@ -560,6 +561,23 @@ def _store(
             row.late = (row.customer_id, row.month) in invoiced
         insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_generic
         inserted = insert(cursor, source, rows, now or timezone.now())
+        summary_add(
+            cursor,
+            (
+                (
+                    inserted[row.external_id],
+                    row.customer_id,
+                    row.tariff_id,
+                    row.actor,
+                    row.contact,
+                    row.occurred_at,
+                    row.points,
+                )
+                for row in rows
+                if row.external_id in inserted
+            ),
+            per_contact_tariffs(),
+        )
         others = [row.external_id for row in rows if row.external_id not in inserted]
         existing = {}
         if others:
@@ -695,6 +713,16 @@ def events_void(*, events, reason: str, user) -> int:
     reason = (reason or "").strip()
     if not reason:
         raise InvalidChatEvent("reason", _("Say why these chats are voided."))
-    return events.filter(voided_at__isnull=True).update(
-        voided_at=timezone.now(), voided_by=user, void_reason=reason
-    )
+    tz = billing_tz()
+    with transaction.atomic():
+        pending = events.filter(voided_at__isnull=True)
+        touched = set(pending.values_list("customer_id", "occurred_at"))
+        customers = sorted({customer_id for customer_id, moment in touched})
+        # No batch of these customers runs meanwhile: the summary is recomputed from the chats.
+        list(Customer.objects.select_for_update().filter(pk__in=customers).order_by("pk"))
+        count = pending.update(voided_at=timezone.now(), voided_by=user, void_reason=reason)
+        for customer_id, month in sorted(
+            {(customer_id, Month.containing(moment, tz)) for customer_id, moment in touched}
+        ):
+            summary_rebuild(customers=[customer_id], month=month)
+    return count

@@ -464,6 +464,11 @@ class ChatEvent(models.Model):
                 condition=Q(late=True, voided_at__isnull=True),
                 name="event_late",
             ),
+            models.Index(
+                fields=["customer", "occurred_at"],
+                condition=Q(voided_at__isnull=False),
+                name="event_voided",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -488,6 +493,54 @@ class ChatEvent(models.Model):
 
     def __str__(self):
         return f"{self.source}:{self.external_id}"
+
+
+class UsageDay(models.Model):
+    """Chats not voided of a customer's day (billing time zone) per tariff and actor, summed as
+    they arrive (billing.summary): what the dealer's report reads instead of the chats."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="+")
+    actor = models.CharField(max_length=8)
+    chats = models.PositiveIntegerField()
+    points = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "day", "tariff", "actor"], name="usage_day_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} {self.day} {self.tariff_id}/{self.actor}: {self.points}"
+
+
+class ContactMonth(models.Model):
+    """A contact engaged in a customer's month (tariffs charged per engaged contact): its first
+    chat of the month, the one that costs its points (billing.summary)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="+")
+    actor = models.CharField(max_length=8)
+    contact = models.CharField(max_length=200)
+    first_at = models.DateTimeField()
+    first_day = models.DateField()  # of first_at, in the billing time zone
+    first_id = models.BigIntegerField()
+    points = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "month", "tariff", "actor", "contact"],
+                name="contact_month_unique",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} {self.month} {self.contact}: chat {self.first_id}"
 
 
 class InvoiceStatus(models.TextChoices):

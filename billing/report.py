@@ -20,6 +20,8 @@ from django.utils import timezone
 from customers.models import Customer
 
 from .models import (
+    ChatEvent,
+    ContactMonth,
     Invoice,
     InvoiceKind,
     InvoiceStatus,
@@ -27,6 +29,7 @@ from .models import (
     Subscription,
     Tariff,
     Unit,
+    UsageDay,
 )
 from .months import Month, billing_tz, current_month
 from .pricing import (
@@ -116,6 +119,7 @@ class MonthReport:
     invoice: Invoice | None  # the month's issued invoice, if any
     tariffs: dict[int, Tariff] = field(repr=False)
     first_chats: dict[tuple, datetime] = field(repr=False, default_factory=dict)
+    from_summary: bool = False  # read from billing.summary (else from the chats themselves)
 
 
 def _plan_name(plan: Plan) -> str:
@@ -127,11 +131,6 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
     now = now or timezone.now()
     tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
     subscription = subscription_in_force(customer=customer, month=month)
-    reading = _read_month(customer=customer, month=month, tariffs=tariffs, until=now)
-    usage = reading.usage
-    statement = None
-    projection = None
-    is_current = month == current_month(now)
     invoice = (
         Invoice.objects.filter(
             customer=customer,
@@ -142,6 +141,14 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
         .defer("pdf", "seller", "buyer", "usage")
         .first()
     )
+    if _summary_counts_the_month(customer=customer, month=month, invoice=invoice):
+        reading = _read_summary(customer=customer, month=month, tariffs=tariffs, until=now)
+    else:
+        reading = _read_month(customer=customer, month=month, tariffs=tariffs, until=now)
+    usage = reading.usage
+    statement = None
+    projection = None
+    is_current = month == current_month(now)
     plan_name = _plan_name(subscription.plan) if subscription else ""
     if subscription is not None:
         terms = subscription.terms()
@@ -181,6 +188,7 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
         projection=projection,
         days=reading.days,
         first_chats=reading.first_chats,
+        from_summary=reading.from_summary,
         plans=plans,
         invoice=invoice,
         tariffs=tariffs,
@@ -208,6 +216,73 @@ class _MonthReading:
     usage: Usage
     days: tuple[Day, ...]
     first_chats: dict[tuple, datetime]  # (tariff id, actor, contact) -> its first chat's time
+    from_summary: bool = False
+
+
+def _summary_counts_the_month(*, customer: Customer, month: Month, invoice) -> bool:
+    """Whether the summary (every chat not voided) is the set of chats the month counts: always,
+    unless the month's issued invoice counts another one (events_in_month): chats received
+    after it (late) or voided since. Two lookups on partial indexes."""
+    if invoice is None:
+        return True
+    start, end = month.bounds(billing_tz())
+    chats = ChatEvent.objects.filter(customer=customer, occurred_at__gte=start, occurred_at__lt=end)
+    late = chats.filter(late=True, voided_at__isnull=True, received_at__gt=invoice.issued_at)
+    voided_since = chats.filter(voided_at__gt=invoice.issued_at)
+    return not late.exists() and not voided_since.exists()
+
+
+def _read_summary(
+    *, customer: Customer, month: Month, tariffs: dict[int, Tariff], until: datetime
+) -> _MonthReading:
+    """The month's usage and points per day from billing.summary: a row per day, tariff and
+    actor, and a row per first day, tariff and actor for the engaged contacts. The same rows
+    as _read_month's scans, summed as the chats arrived."""
+    per_contact = set(_per_contact(tariffs))
+    lines: dict[tuple, list[int]] = {}
+    points = defaultdict(int)
+    per_day = UsageDay.objects.filter(
+        customer=customer, day__gte=month.first_day, day__lt=month.next().first_day
+    ).values_list("tariff_id", "actor", "day", "chats", "points")
+    for tariff_id, actor, day, chats, total in per_day:
+        line = lines.setdefault((tariff_id, actor), [0, 0, 0, 0])
+        line[0] += chats
+        line[2] += total
+        if tariff_id not in per_contact:
+            points[day] += total
+    contact_days = (
+        ContactMonth.objects.filter(customer=customer, month=month.first_day)
+        .values("tariff_id", "actor", "first_day")
+        .annotate(contacts=Count("id"), unit=Max("points"), total=Sum("points"))
+        .order_by()
+        .values_list("tariff_id", "actor", "first_day", "contacts", "unit", "total")
+    )
+    for tariff_id, actor, day, contacts, unit, total in contact_days:
+        line = lines.setdefault((tariff_id, actor), [0, 0, 0, 0])
+        line[1] = max(line[1], unit)
+        line[3] += contacts
+        points[day] += total
+    usage = usage_from_rows(
+        [(tariff_id, actor, *values) for (tariff_id, actor), values in lines.items()], tariffs
+    )
+    return _MonthReading(
+        usage=usage, days=_days(points, month, until), first_chats={}, from_summary=True
+    )
+
+
+def _days(points: dict[date, int], month: Month, until: datetime) -> tuple[Day, ...]:
+    """Each day of the month up to `until` with its points and the month's points so far."""
+    tz = billing_tz()
+    start, end = month.bounds(tz)
+    last = min(end - timedelta(seconds=1), max(until, start)).astimezone(tz).date()
+    days = []
+    cumulative = 0
+    day = month.first_day
+    while day <= last:
+        cumulative += points.get(day, 0)
+        days.append(Day(day=day, points=points.get(day, 0), cumulative=cumulative))
+        day += timedelta(days=1)
+    return tuple(days)
 
 
 def _read_month(
@@ -258,16 +333,7 @@ def _read_month(
     usage = usage_from_rows(
         [(tariff_id, actor, *values) for (tariff_id, actor), values in lines.items()], tariffs
     )
-    start, end = month.bounds(tz)
-    last = min(end - timedelta(seconds=1), max(until, start)).astimezone(tz).date()
-    days = []
-    cumulative = 0
-    day = month.first_day
-    while day <= last:
-        cumulative += points.get(day, 0)
-        days.append(Day(day=day, points=points.get(day, 0), cumulative=cumulative))
-        day += timedelta(days=1)
-    return _MonthReading(usage=usage, days=tuple(days), first_chats=first_chats)
+    return _MonthReading(usage=usage, days=_days(points, month, until), first_chats=first_chats)
 
 
 def _plan_options(*, customer, usage, subscription, terms, vat_rate) -> tuple[PlanOption, ...]:
@@ -387,6 +453,7 @@ def chat_rows(
     page: list[tuple],
     tariffs: dict[int, Tariff],
     first_chats: dict[tuple, datetime],
+    from_summary: bool = False,
 ) -> list[ChatRow]:
     """A page of `month_chats(...).values_list(*CHAT_ROW_FIELDS)` as ChatRows.
 
@@ -395,6 +462,19 @@ def chat_rows(
     `first_chats` (from month_report) gives each contact's first moment; one small query (by
     the month index) settles the page's chats that happened at such a moment."""
     per_contact = set(_per_contact(tariffs))
+    if from_summary:
+        contacts = {row[4] for row in page if row[2] in per_contact}
+        first_ids = (
+            set(
+                ContactMonth.objects.filter(
+                    customer=customer, month=month.first_day, contact__in=contacts
+                ).values_list("first_id", flat=True)
+            )
+            if contacts
+            else set()
+        )
+        tz = billing_tz()
+        return [_row(values, tariffs, first_ids, tz) for values in page]
     candidates = {}
     for row in page:
         key = (row[2], row[3], row[4])

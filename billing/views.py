@@ -207,6 +207,7 @@ def report(request, customer: str, month: str):
         page=list(page.object_list),
         tariffs=data.tariffs,
         first_chats=data.first_chats,
+        from_summary=data.from_summary,
     )
     query = {
         k: v

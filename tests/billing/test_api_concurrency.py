@@ -13,6 +13,8 @@ from billing.models import ChatEvent
 from billing.tokens import api_token_create
 from tests.factories import CustomerFactory, subscribe
 
+from .summary_check import assert_summary_matches_the_chats
+
 # The points of the DOMAIN.md table, written out here as the oracle (not read from the code).
 POINTS = {
     ("test_drive", "agent"): 65,
@@ -103,6 +105,8 @@ def test_eight_clients_posting_overlapping_shuffled_batches_store_each_event_onc
     assert ChatEvent.objects.count() == len(events)
     oracle = sum(POINTS[(event["tariff"], event["actor"])] for event in events)
     assert sum(ChatEvent.objects.values_list("points", flat=True)) == oracle
+    # The batches also summed them for the reports (billing.summary), each once.
+    assert_summary_matches_the_chats()
 
 
 @pytest.mark.postgres

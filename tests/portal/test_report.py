@@ -83,6 +83,9 @@ def test_report_csv_and_issued_invoice_count_the_same(client, dealers):
     assert report.statement.overage_amount == Decimal("236.70")
     assert report.statement.net_total == invoice.net_total == Decimal("335.70")
     assert report.invoice == invoice
+    # The invoice counts a set the summary does not know (a late chat, a chat voided since):
+    # the report reads the chats themselves.
+    assert not report.from_summary
     # What the dealer reads (French: grouping with a no-break space).
     assert text_of(response, "total-points") in (f"1{NBSP}565", f"1{NNBSP}565")
     assert text_of(response, "total-chats") == "45"
@@ -150,7 +153,7 @@ def test_the_month_in_progress_is_projected_from_the_pace_so_far(client, dealers
     """1-20 November at 12:00 Paris: 107 points in 468 of the month's 720 hours -> 165."""
     response = page(client, dealers["dupont"].user, month=NOVEMBER)
     report = response.context["report"]
-    assert report.is_current
+    assert report.is_current and report.from_summary
     assert report.points_used == 65 + 40 + 2
     assert (report.projection.points, report.projection.overage_points) == (165, 0)
     assert report.projection.net_total == Decimal("99.00")
@@ -433,3 +436,42 @@ def test_the_csv_keeps_text_as_text(client, clock):
         ("2026-10-25 02:30:00+02:00", "'+33600000001", "ok-1"),
         ("2026-10-25 02:30:00+01:00", '\'=HYPERLINK("http://evil.example","click")', "'=1+1"),
     ]
+
+
+def test_an_invoiced_month_with_nothing_late_reads_the_summary(client, dealers, clock):
+    """An invoiced month with no late chat and nothing voided since: the report reads the
+    summary and still equals the invoice."""
+    from billing.invoicing import invoice_issue, invoices_draft
+    from billing.models import Invoice
+
+    clock.now = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    dealer = CustomerFactory(code="tranquille")
+    subscribe(dealer, "BASE", first_month=date(2026, 1, 1))
+    events = [
+        {
+            "id": f"q-{n}",
+            "customer": "tranquille",
+            "tariff": tariff,
+            "actor": actor,
+            "occurred_at": f"2026-10-{1 + n:02d}T10:00:00+02:00",
+            **({"contact": f"c{n % 4}"} if actor == "team" else {}),
+        }
+        for n, (tariff, actor) in enumerate(
+            [("test_drive", "agent"), ("crm_lead", "bot"), ("contact_engaged", "team")] * 5
+        )
+    ]
+    assert events_ingest(source="platform", events=events, now=clock.now).accepted == 15
+    invoices_draft(month=OCTOBER)
+    invoice = invoice_issue(
+        invoice=Invoice.objects.get(customer=dealer, month=OCTOBER.first_day, status="draft")
+    )
+    clock.now = datetime(2026, 11, 20, tzinfo=UTC)
+    user = UserFactory(username="tranquille")
+    dealer.accesses.create(user=user)
+    report = page(client, user, customer="tranquille").context["report"]
+    assert report.from_summary
+    assert (report.points_used, report.engaged_contacts) == (5 * 65 + 5 * 6 + 4 * 2, 4)
+    assert (report.points_used, report.statement.overage_points) == (
+        invoice.points_used,
+        invoice.overage_points,
+    )
