@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -454,15 +455,46 @@ def events_prepare(
 # parameter, serialised by the json module's C encoder (measured faster than one array per
 # column, which psycopg adapts element by element in Python).
 _PG_INSERT = """
-INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact,
-                               occurred_at, points, metadata, received_at, late)
-SELECT %s, e.external_id, e.customer_id, e.tariff_id, e.actor, e.contact, e.occurred_at,
-       e.points, e.metadata, %s, e.late
-FROM json_to_recordset(%s::json) AS e(external_id varchar, customer_id bigint, tariff_id bigint,
-     actor varchar, contact varchar, occurred_at timestamptz, points integer, metadata jsonb,
-     late boolean)
-ON CONFLICT (source, external_id) DO NOTHING
-RETURNING external_id, id
+WITH ins AS (
+    INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact,
+                                   occurred_at, points, metadata, received_at, late)
+    SELECT %(source)s, e.external_id, e.customer_id, e.tariff_id, e.actor, e.contact,
+           e.occurred_at, e.points, e.metadata, %(received)s, e.late
+    FROM json_to_recordset(%(document)s::json) AS e(external_id varchar, customer_id bigint,
+         tariff_id bigint, actor varchar, contact varchar, occurred_at timestamptz,
+         points integer, metadata jsonb, late boolean)
+    ON CONFLICT (source, external_id) DO NOTHING
+    RETURNING id, external_id, customer_id, tariff_id, actor, contact, occurred_at, points
+),
+-- The summary (billing.summary), in the same statement: rows in key order (one lock order).
+days AS (
+    INSERT INTO billing_usageday AS u (customer_id, day, tariff_id, actor, chats, points)
+    SELECT customer_id, (occurred_at AT TIME ZONE %(tz)s)::date, tariff_id, actor, count(*),
+           sum(points)
+    FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (customer_id, day, tariff_id, actor) DO UPDATE
+    SET chats = u.chats + excluded.chats, points = u.points + excluded.points
+),
+contacts AS (
+    INSERT INTO billing_contactmonth AS c (customer_id, month, tariff_id, actor, contact,
+                                           first_at, first_day, first_id, points)
+    SELECT DISTINCT ON (customer_id, month, tariff_id, actor, contact)
+           customer_id, date_trunc('month', occurred_at AT TIME ZONE %(tz)s)::date AS month,
+           tariff_id, actor, contact, occurred_at, (occurred_at AT TIME ZONE %(tz)s)::date, id,
+           points
+    FROM ins WHERE tariff_id = ANY(%(per_contact)s)
+    ORDER BY customer_id, month, tariff_id, actor, contact, occurred_at, id
+    ON CONFLICT (customer_id, month, tariff_id, actor, contact) DO UPDATE SET
+        first_at = CASE WHEN (excluded.first_at, excluded.first_id) < (c.first_at, c.first_id)
+            THEN excluded.first_at ELSE c.first_at END,
+        first_day = CASE WHEN (excluded.first_at, excluded.first_id) < (c.first_at, c.first_id)
+            THEN excluded.first_day ELSE c.first_day END,
+        first_id = CASE WHEN (excluded.first_at, excluded.first_id) < (c.first_at, c.first_id)
+            THEN excluded.first_id ELSE c.first_id END,
+        points = CASE WHEN (excluded.first_at, excluded.first_id) < (c.first_at, c.first_id)
+            THEN excluded.points ELSE c.points END
+)
+SELECT external_id, id FROM ins
 """
 _GENERIC_INSERT = (
     "INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact, "
@@ -489,7 +521,16 @@ def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -
         ],
         ensure_ascii=False,
     )
-    cursor.execute(_PG_INSERT, [source, now, document])
+    cursor.execute(
+        _PG_INSERT,
+        {
+            "source": source,
+            "received": now,
+            "document": document,
+            "tz": settings.BILLING_TIME_ZONE,
+            "per_contact": sorted(per_contact_tariffs()),
+        },
+    )
     return dict(cursor.fetchall())
 
 
@@ -561,23 +602,24 @@ def _store(
             row.late = (row.customer_id, row.month) in invoiced
         insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_generic
         inserted = insert(cursor, source, rows, now or timezone.now())
-        summary_add(
-            cursor,
-            (
-                (
-                    inserted[row.external_id],
-                    row.customer_id,
-                    row.tariff_id,
-                    row.actor,
-                    row.contact,
-                    row.occurred_at,
-                    row.points,
-                )
-                for row in rows
-                if row.external_id in inserted
-            ),
-            per_contact_tariffs(),
-        )
+        if connection.vendor != "postgresql":  # PostgreSQL's insert summed them already
+            stored = [row for row in rows if row.external_id in inserted]
+            summary_add(
+                cursor,
+                [
+                    (
+                        inserted[row.external_id],
+                        row.customer_id,
+                        row.tariff_id,
+                        row.actor,
+                        row.contact,
+                        row.occurred_at,
+                        row.points,
+                    )
+                    for row in stored
+                ],
+                per_contact_tariffs(),
+            )
         others = [row.external_id for row in rows if row.external_id not in inserted]
         existing = {}
         if others:
