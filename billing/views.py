@@ -9,6 +9,7 @@ customer that does not exist. The short URLs of the issue (`/report/`, `/report/
 from __future__ import annotations
 
 import csv
+from dataclasses import asdict
 from urllib.parse import urlencode
 
 from django import forms
@@ -132,8 +133,10 @@ class ChatFilterForm(forms.Form):
             field.widget.attrs["id"] = f"filter-{name}"
 
     def chat_filter(self) -> ChatFilter:
-        if not self.is_valid():
+        """The valid filters (a refused one is shown with its error and not applied)."""
+        if not self.is_bound:
             return ChatFilter()
+        self.is_valid()
         return ChatFilter(**self.cleaned_data)
 
 
@@ -209,11 +212,7 @@ def report(request, customer: str, month: str):
         first_chats=data.first_chats,
         from_summary=data.from_summary,
     )
-    query = {
-        k: v
-        for k, v in (form.cleaned_data.items() if form.is_bound and form.is_valid() else [])
-        if v
-    }
+    query = {name: value for name, value in asdict(chat_filter).items() if value}
     context = {
         **_portal_context(request, customer, "report"),
         "report": data,

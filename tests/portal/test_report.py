@@ -242,6 +242,12 @@ def test_filters_and_a_refused_filter(client, dealers):
         refused.content.decode().replace(NBSP, " ")
     )
     assert refused.context["count"] == OCTOBER_CHATS  # no filter applied
+    # A refused filter beside a valid one: the valid one still applies.
+    mixed = page(client, user, actor="team", tariff="zzz")
+    assert "« zzz » ne fait pas partie des choix de « Tarif »." in (
+        mixed.content.decode().replace(NBSP, " ")
+    )
+    assert mixed.context["count"] == 7
     url = reverse("portal:report_csv", kwargs={"customer": "garage-dupont", "month": "2026-10"})
     bad = client.get(url, {"tariff": "nope"})
     assert bad.status_code == 400
