@@ -122,10 +122,6 @@ class MonthReport:
     from_summary: bool = False  # read from billing.summary (else from the chats themselves)
 
 
-def _plan_name(plan: Plan) -> str:
-    return plan.name
-
-
 def month_report(*, customer: Customer, month: Month, now: datetime | None = None) -> MonthReport:
     """The whole report of a month but its list of chats (see month_chats)."""
     now = now or timezone.now()
@@ -149,7 +145,7 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
     statement = None
     projection = None
     is_current = month == current_month(now)
-    plan_name = _plan_name(subscription.plan) if subscription else ""
+    plan_name = subscription.plan.name if subscription else ""
     if subscription is not None:
         terms = subscription.terms()
         vat_rate = customer.vat_rate
@@ -343,7 +339,7 @@ def _plan_options(*, customer, usage, subscription, terms, vat_rate) -> tuple[Pl
     options: dict[str, tuple[str, PlanTerms]] = {}
     for plan in Plan.objects.filter(code__in=PLANS_COMPARED, is_custom=False):
         options[plan.code] = (
-            _plan_name(plan),
+            plan.name,
             PlanTerms(
                 plan=plan.code,
                 monthly_fee=plan.monthly_fee,
@@ -360,9 +356,9 @@ def _plan_options(*, customer, usage, subscription, terms, vat_rate) -> tuple[Pl
             .first()
         )
     if own is not None and own.plan.is_custom:
-        options[own.plan.code] = (_plan_name(own.plan), own.terms())
+        options[own.plan.code] = (own.plan.name, own.terms())
     if subscription is not None and terms is not None:
-        options[subscription.plan.code] = (_plan_name(subscription.plan), terms)
+        options[subscription.plan.code] = (subscription.plan.name, terms)
     statements = compare_plans(
         options=[terms for _, terms in options.values()], usage=usage, vat_rate=vat_rate
     )

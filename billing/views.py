@@ -17,7 +17,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.functional import cached_property
 from django.utils.text import slugify
@@ -393,7 +392,3 @@ def invoice_pdf(request, customer: str, number: str):
     response["Content-Disposition"] = f'{disposition}; filename="{invoice.number}.pdf"'
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-def report_url(customer, month: Month) -> str:
-    return reverse("portal:report", kwargs={"customer": customer.code, "month": str(month)})
