@@ -37,7 +37,7 @@ from customers.models import Customer
 from .errors import BillingError
 from .models import Actor, ChatEvent, Invoice, InvoiceKind, InvoiceStatus, Subscription, Unit
 from .months import Month, billing_tz
-from .summary import per_contact_tariffs, summary_add, summary_rebuild
+from .summary import PG_SUMMARY_CTES, per_contact_tariffs, summary_add, summary_rebuild
 from .tariffs import FUTURE_TOLERANCE, TariffBook
 
 MAX_BATCH = 1000
@@ -454,7 +454,7 @@ def events_prepare(
 # The batch goes to PostgreSQL as one JSON document, unpacked by json_to_recordset: one
 # parameter, serialised by the json module's C encoder (measured faster than one array per
 # column, which psycopg adapts element by element in Python).
-_PG_INSERT = """
+_PG_INSERT_BATCH = """
 WITH ins AS (
     INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact,
                                    occurred_at, points, metadata, received_at, late)
@@ -466,36 +466,12 @@ WITH ins AS (
     ON CONFLICT (source, external_id) DO NOTHING
     RETURNING id, external_id, customer_id, tariff_id, actor, contact, occurred_at, points
 ),
--- The summary (billing.summary), in the same statement: rows in key order (one lock order).
-days AS (
-    INSERT INTO billing_usageday AS u (customer_id, day, tariff_id, actor, chats, points)
-    SELECT customer_id, (occurred_at AT TIME ZONE %(tz)s)::date, tariff_id, actor, count(*),
-           sum(points)
-    FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (customer_id, day, tariff_id, actor) DO UPDATE
-    SET chats = u.chats + excluded.chats, points = u.points + excluded.points
-),
-contacts AS (
-    INSERT INTO billing_contactmonth AS c (customer_id, month, tariff_id, actor, contact,
-                                           first_at, first_day, first_id, points)
-    SELECT DISTINCT ON (customer_id, month, tariff_id, actor, contact)
-           customer_id, date_trunc('month', occurred_at AT TIME ZONE %(tz)s)::date AS month,
-           tariff_id, actor, contact, occurred_at, (occurred_at AT TIME ZONE %(tz)s)::date, id,
-           points
-    FROM ins WHERE tariff_id = ANY(%(per_contact)s)
-    ORDER BY customer_id, month, tariff_id, actor, contact, occurred_at, id
-    ON CONFLICT (customer_id, month, tariff_id, actor, contact) DO UPDATE SET
-        first_at = CASE WHEN (excluded.first_at, excluded.first_id) < (c.first_at, c.first_id)
-            THEN excluded.first_at ELSE c.first_at END,
-        first_day = CASE WHEN (excluded.first_at, excluded.first_id) < (c.first_at, c.first_id)
-            THEN excluded.first_day ELSE c.first_day END,
-        first_id = CASE WHEN (excluded.first_at, excluded.first_id) < (c.first_at, c.first_id)
-            THEN excluded.first_id ELSE c.first_id END,
-        points = CASE WHEN (excluded.first_at, excluded.first_id) < (c.first_at, c.first_id)
-            THEN excluded.points ELSE c.points END
-)
+"""
+_PG_INSERTED_IDS = """
 SELECT external_id, id FROM ins
 """
+# The batch, then the summary summed in the same statement (billing.summary), then the ids.
+_PG_INSERT = "".join([_PG_INSERT_BATCH, PG_SUMMARY_CTES, _PG_INSERTED_IDS])
 _GENERIC_INSERT = (
     "INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact, "
     "occurred_at, points, metadata, received_at, late) VALUES {values} "

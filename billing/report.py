@@ -258,12 +258,17 @@ def _read_summary(
         line[1] = max(line[1], unit)
         line[3] += contacts
         points[day] += total
+    return _reading(lines, points, tariffs, month, until, first_chats={}, from_summary=True)
+
+
+def _reading(lines, points, tariffs, month, until, **found) -> _MonthReading:
+    """A reading from its sums: `lines` (tariff id, actor) -> [chats, points of one contact,
+    points of the chats, contacts] become the Usage the invoice's rows would (usage_from_rows),
+    `points` per day the month's days."""
     usage = usage_from_rows(
         [(tariff_id, actor, *values) for (tariff_id, actor), values in lines.items()], tariffs
     )
-    return _MonthReading(
-        usage=usage, days=_days(points, month, until), first_chats={}, from_summary=True
-    )
+    return _MonthReading(usage=usage, days=_days(points, month, until), **found)
 
 
 def _days(points: dict[date, int], month: Month, until: datetime) -> tuple[Day, ...]:
@@ -326,10 +331,7 @@ def _read_month(
             first_chats[(tariff_id, actor, contact)] = first
             lines[(tariff_id, actor)][3] += 1
             points[day] += unit
-    usage = usage_from_rows(
-        [(tariff_id, actor, *values) for (tariff_id, actor), values in lines.items()], tariffs
-    )
-    return _MonthReading(usage=usage, days=_days(points, month, until), first_chats=first_chats)
+    return _reading(lines, points, tariffs, month, until, first_chats=first_chats)
 
 
 def _plan_options(*, customer, usage, subscription, terms, vat_rate) -> tuple[PlanOption, ...]:

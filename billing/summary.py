@@ -27,17 +27,20 @@ from .months import Month, billing_tz
 
 _BATCH = 500
 
-_USAGE_DAY_UPSERT = """
+# The two tables' inserts and what a row already there becomes: the day's sums add up; a
+# contact's row keeps its earliest chat (then the smallest id), whichever batch brings it.
+_USAGE_DAY_INTO = """
 INSERT INTO billing_usageday AS u (customer_id, day, tariff_id, actor, chats, points)
-VALUES {values}
+"""
+_USAGE_DAY_ON_CONFLICT = """
 ON CONFLICT (customer_id, day, tariff_id, actor) DO UPDATE SET
     chats = u.chats + excluded.chats, points = u.points + excluded.points
 """
-# A contact's row keeps its earliest chat (then the smallest id) whichever batch brings it.
-_CONTACT_MONTH_UPSERT = """
+_CONTACT_MONTH_INTO = """
 INSERT INTO billing_contactmonth AS c (customer_id, month, tariff_id, actor, contact, first_at,
                                        first_day, first_id, points)
-VALUES {values}
+"""
+_CONTACT_MONTH_ON_CONFLICT = """
 ON CONFLICT (customer_id, month, tariff_id, actor, contact) DO UPDATE SET
     first_at = CASE WHEN (excluded.first_at, excluded.first_id) < (c.first_at, c.first_id)
         THEN excluded.first_at ELSE c.first_at END,
@@ -48,6 +51,39 @@ ON CONFLICT (customer_id, month, tariff_id, actor, contact) DO UPDATE SET
     points = CASE WHEN (excluded.first_at, excluded.first_id) < (c.first_at, c.first_id)
         THEN excluded.points ELSE c.points END
 """
+_USAGE_DAY_UPSERT = _USAGE_DAY_INTO + "VALUES {values}" + _USAGE_DAY_ON_CONFLICT
+_CONTACT_MONTH_UPSERT = _CONTACT_MONTH_INTO + "VALUES {values}" + _CONTACT_MONTH_ON_CONFLICT
+
+# PostgreSQL: the same sums taken in SQL from the rows a batch's INSERT … RETURNING gave (a CTE
+# named `ins`), in the statement that inserts them (billing.ingest), keys in order (one lock
+# order for concurrent batches). Parameters: %(tz)s, the billing time zone, and
+# %(per_contact)s, the ids of the tariffs charged per engaged contact.
+_DAYS_FROM_INS = """
+    SELECT customer_id, (occurred_at AT TIME ZONE %(tz)s)::date, tariff_id, actor, count(*),
+           sum(points)
+    FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+"""
+_CONTACTS_FROM_INS = """
+    SELECT DISTINCT ON (customer_id, month, tariff_id, actor, contact)
+           customer_id, date_trunc('month', occurred_at AT TIME ZONE %(tz)s)::date AS month,
+           tariff_id, actor, contact, occurred_at, (occurred_at AT TIME ZONE %(tz)s)::date, id,
+           points
+    FROM ins WHERE tariff_id = ANY(%(per_contact)s)
+    ORDER BY customer_id, month, tariff_id, actor, contact, occurred_at, id
+"""
+PG_SUMMARY_CTES = "".join(
+    [
+        "days AS (",
+        _USAGE_DAY_INTO,
+        _DAYS_FROM_INS,
+        _USAGE_DAY_ON_CONFLICT,
+        "),\ncontacts AS (",
+        _CONTACT_MONTH_INTO,
+        _CONTACTS_FROM_INS,
+        _CONTACT_MONTH_ON_CONFLICT,
+        ")",
+    ]
+)
 
 
 def per_contact_tariffs() -> set[int]:
