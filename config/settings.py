@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.headers.SecurityHeadersMiddleware",  # portal: no caching, a strict CSP
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.locale.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
