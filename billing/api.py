@@ -7,18 +7,56 @@ own, and the valid ones are stored (billing.ingest.events_ingest).
 
 from __future__ import annotations
 
+import json
+from json.decoder import scanstring
+
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
-from .ingest import MAX_BATCH, MAX_META_BYTES, EventIn, events_ingest, loads_json
+from .ingest import MAX_BATCH, EventIn, events_ingest, loads_json
 from .tokens import api_token_authenticate
 
-# 1,000 events with 4 KB of meta each, and their fields, even written with every non-ASCII
-# character escaped as \uXXXX (up to 3 times its UTF-8 size): a bigger body is refused unread.
-MAX_BODY_BYTES = MAX_BATCH * 4 * MAX_META_BYTES
+# What a body may cost is bounded before it is parsed, whatever a token holder sends:
+# - its bytes: the largest valid event written compactly in UTF-8 is 5.5 KB (a 100-character id
+#   and a 200-character contact in 4-byte characters, 4 KB of meta, the other fields at their
+#   longest); 8 KiB an event leaves room for spaces and escapes. A bigger body is refused unread.
+# - its JSON values: parsed, each costs up to ~90 bytes however short it is written (`{}`, `[]`,
+#   `1.5`: 16 MB of `{},` made 5.5 million dicts and 400 MB). An event's own fields are about 20
+#   values and keys; a batch holds at most 250 an event on average, counted before parsing
+#   (json_values).
+MAX_EVENT_BYTES = 6 * 1024
+MAX_BODY_BYTES = MAX_BATCH * MAX_EVENT_BYTES
+MAX_VALUES_PER_EVENT = 250
+MAX_BODY_VALUES = MAX_BATCH * MAX_VALUES_PER_EVENT
+_STRUCTURE = (",", ":", "[", "{")
+
+
+def json_values(text: str, limit: int) -> int:
+    """How many values and keys the JSON document `text` holds at most, counted without parsing
+    it: its `,` `:` `[` `{` outside strings (every value but the first follows one of them, every
+    key a `{` or a `,`). Stops counting once past `limit`.
+
+    Text that is not JSON gets a count no smaller than what json.loads builds before it finds
+    the error: both read strings alike (json.decoder.scanstring) and stop at the same place.
+    """
+    count = sum(text.count(sign) for sign in _STRUCTURE)  # the signs in strings too: an upper
+    if count <= limit:  # bound, fast (one pass in C per sign)
+        return count
+    count = strings = position = 0
+    while True:
+        quote = text.find('"', position)
+        end = len(text) if quote < 0 else quote
+        count += sum(text.count(sign, position, end) for sign in _STRUCTURE)
+        if quote < 0 or count > limit or strings > limit:
+            return max(count, strings)
+        strings += 1
+        try:
+            position = scanstring(text, quote + 1)[1]  # C: the string's end, escapes read
+        except ValueError:  # unterminated, or a bad escape: json.loads stops there too
+            return max(count, strings)
 
 
 class TokenAuth(HttpBearer):
@@ -88,7 +126,8 @@ def _batch_schema() -> dict:
         f"Up to {MAX_BATCH} events per call. Each valid event is stored, priced at the tariff in "
         "force on its day, even when others are refused; `rejected` lists each refused event "
         "with a message per field. An id already received with the same content counts as a "
-        "duplicate; with other content it is refused."
+        "duplicate; with other content it is refused. A body holds at most "
+        f"{MAX_BODY_BYTES} bytes and {MAX_BODY_VALUES} JSON values and keys (413 beyond)."
     ),
     openapi_extra={
         "requestBody": {
@@ -131,11 +170,32 @@ def chat_events_post(request: HttpRequest):
             },
         )
     try:
-        document = loads_json(body)
-    except (ValueError, UnicodeDecodeError) as error:
+        # As json.loads decodes bytes: UTF-8 (or UTF-16/32, told by its first bytes).
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+    except UnicodeDecodeError as error:
         return Status(
             400, {"detail": _("The body is not JSON (%(error)s).") % {"error": error} + " " + shape}
         )
+    del body  # the text only, from here on
+    if json_values(text, MAX_BODY_VALUES) > MAX_BODY_VALUES:
+        return Status(
+            413,
+            {
+                "detail": _(
+                    "The body holds more than %(max)d JSON values (objects, arrays, strings, "
+                    "numbers and keys): a batch holds at most that many, %(per_event)d an event "
+                    "on average; send fewer events per call."
+                )
+                % {"max": MAX_BODY_VALUES, "per_event": MAX_VALUES_PER_EVENT}
+            },
+        )
+    try:
+        document = loads_json(text)
+    except ValueError as error:
+        return Status(
+            400, {"detail": _("The body is not JSON (%(error)s).") % {"error": error} + " " + shape}
+        )
+    del text
     if not isinstance(document, dict) or set(document) != {"events"}:
         return Status(400, {"detail": shape})
     events = document["events"]

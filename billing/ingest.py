@@ -554,12 +554,17 @@ def _lock_customers(cursor, customer_ids: list[int]) -> None:
 
 def _store(
     source: str, rows: list[_Ready], now: datetime | None
-) -> tuple[dict[str, int], dict[str, tuple]]:
-    """Insert the rows not yet stored; return the ids inserted and the content of the others.
+) -> tuple[dict[str, int], dict[str, tuple], int]:
+    """Insert the rows not yet stored; return the ids inserted, the content of the others and
+    how many of those inserted are unbilled.
 
     `received_at` is read after the customers are locked: a batch that waited for an invoice
     being issued is received after it (and marked late), one that went first is received before
     it (and counted by it). `now` (tests) replaces the clock.
+
+    Everything the answer needs from the database is read here, before the commit: once the
+    batch is stored, nothing may fail and answer an error for it (a connection dropped after the
+    commit would have the sender count stored chats as failed).
     """
     rows = sorted(rows, key=lambda row: row.external_id)  # one lock order for every batch
     customer_ids = sorted({row.customer_id for row in rows})
@@ -611,7 +616,8 @@ def _store(
                 "metadata",
             ):
                 existing[external_id] = tuple(content)
-    return inserted, existing
+        unbilled = _count_unbilled([row for row in rows if row.external_id in inserted])
+    return inserted, existing, unbilled
 
 
 def _is_deadlock(error: OperationalError) -> bool:
@@ -639,7 +645,7 @@ def events_ingest(
     if rows:
         for attempt in range(_RETRIES):
             try:
-                inserted, existing = _store(source, rows, now)
+                inserted, existing, unbilled = _store(source, rows, now)
                 break
             except OperationalError as error:
                 if not _is_deadlock(error) or attempt == _RETRIES - 1:
@@ -653,7 +659,7 @@ def events_ingest(
             stored = existing[row.external_id]
             stored_content[row.external_id] = stored
             _judge(result, row, stored)
-        result.unbilled = _count_unbilled([row for row in rows if row.external_id in inserted])
+        result.unbilled = unbilled
     for repeat in repeats:
         _judge(result, repeat, stored_content[repeat.external_id])
     result.rejected.sort(key=lambda rejection: rejection.index)

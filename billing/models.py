@@ -701,6 +701,7 @@ class Invoice(models.Model):
         )
 
     def save(self, *args, **kwargs):
+        stored = None
         if self.pk and not kwargs.get("force_insert"):
             stored = Invoice.objects.filter(pk=self.pk).values("status").first()
             if stored and stored["status"] != InvoiceStatus.DRAFT:
@@ -713,7 +714,29 @@ class Invoice(models.Model):
                         )
                         % {"invoice": self.number}
                     )
+        if (
+            self.status == InvoiceStatus.CANCELLED
+            and not (stored and stored["status"] == InvoiceStatus.CANCELLED)
+            and not self.has_credit_note()
+        ):
+            # Only a credit note cancels (billing.invoicing.invoice_cancel issues it first); the
+            # database refuses it too (migration 0008).
+            raise BillingError(
+                _("Only a credit note cancels %(invoice)s: cancel it with a credit note.")
+                % {"invoice": self.number or self.pk}
+            )
         super().save(*args, **kwargs)
+
+    def has_credit_note(self) -> bool:
+        """An issued credit note cancels this invoice."""
+        return (
+            bool(self.pk)
+            and Invoice.objects.filter(
+                credited_invoice_id=self.pk,
+                kind=InvoiceKind.CREDIT_NOTE,
+                status=InvoiceStatus.ISSUED,
+            ).exists()
+        )
 
     def delete(self, *args, **kwargs):
         if self.status != InvoiceStatus.DRAFT:

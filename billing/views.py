@@ -9,6 +9,7 @@ customer that does not exist. The short URLs of the issue (`/report/`, `/report/
 from __future__ import annotations
 
 import csv
+import unicodedata
 from dataclasses import asdict
 from urllib.parse import urlencode
 
@@ -20,7 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.functional import cached_property
 from django.utils.text import slugify
-from django.utils.translation import get_language, gettext_lazy, pgettext
+from django.utils.translation import get_language, gettext_lazy, ngettext, pgettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -248,14 +249,27 @@ def _chart(data):
     )
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_SIGNS = frozenset("=+-@")
 
 
 def spreadsheet_text(value: str) -> str:
     """A text cell a spreadsheet keeps as text: a value it would read as a formula (or a phone
     number it would turn into a number: +336…) gets a leading apostrophe (OWASP's advice
-    against CSV injection). Chat ids and contacts come from outside."""
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
+    against CSV injection). Chat ids and contacts come from outside.
+
+    A formula is a value starting with = + - @ or a tab, carriage return or line feed; also
+    when white space comes first (spaces, line breaks, the ideographic space U+3000: spreadsheets
+    skip it), and in the signs' full-width and small forms (＝ ＋ － ＠, ﹦ ﹢ ﹣ ﹫: Asian
+    keyboards type them, spreadsheets read them as the ASCII signs), which NFKC folds to ASCII.
+    """
+    if not value:
+        return value
+    if value[0] in "\t\r\n":
+        return f"'{value}"
+    first = value.lstrip()[:1]
+    if first and unicodedata.normalize("NFKC", first)[:1] in _FORMULA_SIGNS:
+        return f"'{value}"
+    return value
 
 
 class _Echo:
@@ -301,19 +315,18 @@ def _csv_lines(chats, tariffs, delimiter, language):
 def _csv_lines_translated(chats, tariffs, delimiter):
     writer = csv.writer(_Echo(), delimiter=delimiter, lineterminator="\r\n")
     yield "\ufeff"  # the BOM: spreadsheets then read UTF-8
-    yield writer.writerow(
-        [
-            _("Date and time"),
-            _("Category"),
-            _("Tariff code"),
-            _("Tariff"),
-            _("Handled by"),
-            _("Contact"),
-            _("Points"),
-            _("Source"),
-            _("Chat id"),
-        ]
-    )
+    columns = {
+        "occurred_at": _("Date and time"),
+        "category": _("Category"),
+        "tariff_code": _("Tariff code"),
+        "tariff": _("Tariff"),
+        "actor": _("Handled by"),
+        "contact": _("Contact"),
+        "points": _("Points"),
+        "source": _("Source"),
+        "external_id": _("Chat id"),
+    }
+    yield writer.writerow(columns.values())
     categories = dict(Category.choices)
     # Labels are looked up once, not per row (a month can hold 100,000 chats).
     tariff_columns = {
@@ -348,17 +361,15 @@ def _csv_lines_translated(chats, tariffs, delimiter):
             lines = []
     if lines:
         yield "".join(lines)
-    yield writer.writerow(
-        [
-            pgettext("sum of a list", "Total"),
-            "",
-            "",
-            "",
-            "",
-            _("%(count)s chats") % {"count": total_chats},
-            total_points,
-        ]
-    )
+    # The totals under their own columns: the points under Points, the chats counted under
+    # Chat id (every field present, so a spreadsheet keeps the columns aligned).
+    totals = dict.fromkeys(columns, "")
+    totals["occurred_at"] = pgettext("sum of a list", "Total")
+    totals["points"] = total_points
+    totals["external_id"] = ngettext("%(count)s chat", "%(count)s chats", total_chats) % {
+        "count": total_chats
+    }
+    yield writer.writerow(totals.values())
 
 
 # --- Invoices -----------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.headers.SecurityHeadersMiddleware",  # portal: no caching, a strict CSP
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.locale.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,7 +95,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["TEST"] = {"NAME": None}
 else:
+    # Connections are kept between requests (CONN_MAX_AGE seconds) and checked before a request
+    # reuses one: after PostgreSQL dropped it (a restart, a failover, an idle timeout), the
+    # request opens a new one instead of answering 500.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -3,9 +3,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
+from django.db.backends.signals import connection_created
 from django.utils import translation
 
 PARIS = ZoneInfo("Europe/Paris")
+
+
+def _the_test_database_may_be_truncated(sender, connection, **kwargs):
+    """Django empties the test database with TRUNCATE after transactional tests (its `flush`);
+    PostgreSQL refuses TRUNCATE of the invoice tables unless the session allows it (billing
+    migration 0008). The test suite's connections allow it; production's never do."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET chatpoints.allow_truncate = on")
+
+
+connection_created.connect(
+    _the_test_database_may_be_truncated, weak=False, dispatch_uid="chatpoints-allow-truncate"
+)
 
 
 @pytest.fixture(autouse=True)

@@ -96,6 +96,10 @@ def test_a_dealer_reads_the_report_and_downloads_the_invoice(
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # The portal's Content-Security-Policy (config/headers.py) refuses nothing its pages use:
+    # Chromium reports any refusal (and any other error) in the console.
+    console = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
 
     page.goto(f"{live_server.url}/report/")
     assert "/accounts/login/" in page.url
@@ -139,4 +143,5 @@ def test_a_dealer_reads_the_report_and_downloads_the_invoice(
     assert f"FACTURE {invoice.number}" in text.upper()
     assert "Garage-Dupont SAS" in text
     assert f"Total TTC 402,84{NBSP}€".replace(NBSP, " ") in text.replace(NBSP, " ")
+    assert [line for line in console if line.startswith(("error", "warning"))] == []
     context.close()

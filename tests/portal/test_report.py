@@ -111,7 +111,7 @@ def test_report_csv_and_issued_invoice_count_the_same(client, dealers):
     assert header[0] == "Date et heure"
     assert len(body) == OCTOBER_CHATS
     assert sum(int(row[6]) for row in body) == OCTOBER_POINTS
-    assert total[0] == "Total" and total[5] == "45 chats" and int(total[6]) == OCTOBER_POINTS
+    assert total[0] == "Total" and total[8] == "45 chats" and int(total[6]) == OCTOBER_POINTS
     ids = {row[8] for row in body}
     assert "late-garage-dupont-test_drive-agent-0" not in ids
     assert "edge-garage-dupont-test_drive-agent-0" not in ids  # November's in Paris
@@ -340,7 +340,7 @@ def test_english_when_chosen_and_remembered(client, dealers):
     assert "€236.70" in html and "1,565" in html
     rows = csv_rows(client)
     assert rows[0][0] == "Date and time"
-    assert rows[-1][5] == "45 chats"
+    assert rows[-1][8] == "45 chats"
 
 
 def test_two_chats_with_a_contact_at_the_same_moment_cost_once(client, clock):
