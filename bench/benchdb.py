@@ -161,13 +161,14 @@ def customers_create(customers: list) -> list:
     takes the model's default. Then one bulk INSERT."""
     from django.core.exceptions import ValidationError
 
+    from customers.models import Customer
+
     for customer in customers:
         try:
             customer.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as error:
             sys.exit(f"FAILED: the bench's customer {customer.code} is refused: {error}")
-    type_ = type(customers[0])
-    return type_.objects.bulk_create(customers)
+    return Customer.objects.bulk_create(customers)
 
 
 def free_port() -> int:
