@@ -1,16 +1,18 @@
 """Benchmark: month close (drafts of 5,000 customers) against a bare GROUP BY; one invoice PDF.
 
-Run by hand, on PostgreSQL (not part of the test suite):
+Run by hand, on PostgreSQL (the test suite runs its smoke size):
 
     .venv/bin/python bench/close_month.py [--repeat 5] [--pdf-repeat 10] [--rebuild] [--no-jit]
+    .venv/bin/python bench/close_month.py --smoke   # 60 customers, 12,000 events: seconds
 
 It uses its own database, BENCH_CLOSE_DATABASE_URL (default
-postgres://postgres@127.0.0.1:5432/chatpoints_close_bench; the name must contain 'bench'), created
-and migrated if missing. The first run generates 5,000 customers (BASE, GROW, SCALE and a few
-ENTERPRISE with their own terms, French and English) and 2,000,000 chat events in 2026-10 (uneven
-customer sizes, every tariff and actor on offer priced with TariffBook, engaged contacts with
-several chats each, a few voided chats), loaded with COPY; later runs reuse them (--rebuild drops
-the database and starts again).
+postgres://postgres@127.0.0.1:5432/chatpoints_close_bench, with --smoke
+chatpoints_close_bench_smoke; the name must contain 'bench'), created and migrated if missing.
+The first run generates 5,000 customers (BASE, GROW, SCALE and a few ENTERPRISE with their own
+terms, French and English) and 2,000,000 chat events in 2026-10 (uneven customer sizes, every
+tariff and actor on offer priced with TariffBook, engaged contacts with several chats each, a few
+voided chats), loaded with COPY; later runs reuse them (--rebuild drops the database and starts
+again).
 
 1. Drafts: it deletes the month's drafts, warms up, then times `invoices_draft()` once when it
    creates the 5,000 drafts and --repeat times when it refreshes them, interleaved with the floor:
@@ -42,7 +44,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from benchdb import open_dataset
+from benchdb import add_smoke_argument, bench_url, customers_create, open_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_close_bench"
@@ -64,6 +66,20 @@ TARGET_QUERIES = 20  # "constant": whatever the number of customers, far below o
 TARGET_PDF_SECONDS = 0.3
 TARGET_PDF_RATIO = 3.0
 FLOOR_PAGE = "<p>Chatpoints</p>"
+# --smoke: the same dataset's shape and checks, tiny (the test suite runs it in seconds; the
+# times and ratios mean little at that size). These replace the constants above.
+SIZE = "full"
+SMOKE = {
+    "SIZE": "smoke",
+    "DATASET": "chatpoints close-month bench dataset v1, smoke size",
+    "CUSTOMERS": 60,
+    "TOTAL_EVENTS": 12_000,
+    "SILENT_EVERY": 20,
+    "ENTERPRISE_EVERY": 10,
+    "PDF_WARMUP": 0,  # a PDF takes 0.1 to 2.5 s as the machine is idle or busy: fewer of them
+}
+SMOKE_REPEAT, SMOKE_PDF_REPEAT = 2, 1
+PDF_WARMUP = 2  # PDFs rendered before the timed ones (fonts, stylesheets, templates)
 
 
 # The hand-written twin of billing.usage.usage_rows (the month close's one aggregate): every chat
@@ -202,7 +218,7 @@ def create_customers(counts, rng):
                 language="en" if rng.random() < 0.3 else "fr",
             )
         )
-    customers = Customer.objects.bulk_create(rows)
+    customers = customers_create(rows)
     codes = plan_codes(counts, rng)
     subscriptions = []
     for index, (customer, code) in enumerate(zip(customers, codes, strict=True)):
@@ -629,7 +645,7 @@ def measure_pdf(customer_id: int, repeat: int) -> dict:
             invoice_html(invoice, lines)
             return time.perf_counter() - began
 
-        for _ in range(2):  # warm-up: fonts, stylesheets, templates
+        for _ in range(PDF_WARMUP):  # fonts, stylesheets, templates
             time_invoice()
             time_floor()
         with CaptureQueriesContext(connection) as captured:
@@ -727,6 +743,7 @@ def report(header: list[str], drafts: dict, pdf: dict, repeat: int) -> None:
         f"drafts: {drafts['expected']:,} expected ({drafts['in_force']:,} customers in force, "
         f"{drafts['issued']:,} with the month issued); runs: 1 warm-up, then created once and "
         f"refreshed {repeat} times, interleaved with {repeat} floor runs"
+        + ("; smoke size: the checks hold, the times mean little" if SIZE == "smoke" else "")
     )
     created, refresh, floor = drafts["created"], drafts["refresh"], drafts["floor"]
     created_count = len(drafts["created_queries"])
@@ -778,7 +795,7 @@ def report(header: list[str], drafts: dict, pdf: dict, repeat: int) -> None:
         f"{pdf['size'] / 1024:.0f} KiB) in {pdf['issue'] * ms:.0f} ms with its PDF; rolled back "
         f"afterwards"
     )
-    print(f"runs: 2 warm-up, {len(pdf['pdf'])} measured per side (interleaved)")
+    print(f"runs: {PDF_WARMUP} warm-up, {len(pdf['pdf'])} measured per side (interleaved)")
     print(
         f"invoice_pdf()            median {statistics.median(pdf['pdf']) * ms:7.1f} ms  p95 "
         f"{percentile(pdf['pdf'], 0.95) * ms:7.1f} ms  ({pdf['queries']} queries; the template "
@@ -800,8 +817,8 @@ def report(header: list[str], drafts: dict, pdf: dict, repeat: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="refresh and floor runs (5)")
-    parser.add_argument("--pdf-repeat", type=int, default=10, help="PDF runs per side (10)")
+    parser.add_argument("--repeat", type=int, help="refresh and floor runs (5)")
+    parser.add_argument("--pdf-repeat", type=int, help="PDF runs per side (10)")
     parser.add_argument("--rebuild", action="store_true", help="drop and regenerate the data")
     parser.add_argument(
         "--no-jit",
@@ -809,11 +826,18 @@ def main() -> None:
         help="SET jit = off on the bench's connection (diagnosis: PostgreSQL's JIT compile time "
         "apart); by default the server's setting, as in production",
     )
+    add_smoke_argument(parser)
     args = parser.parse_args()
+    if args.smoke:
+        globals().update(SMOKE)
+    if args.repeat is None:
+        args.repeat = SMOKE_REPEAT if args.smoke else 5
+    if args.pdf_repeat is None:
+        args.pdf_repeat = SMOKE_PDF_REPEAT if args.smoke else 10
     if args.repeat < 1 or args.pdf_repeat < 1:
         parser.error("--repeat and --pdf-repeat must be >= 1")
 
-    url = os.environ.get("BENCH_CLOSE_DATABASE_URL", DEFAULT_URL)
+    url = bench_url("BENCH_CLOSE_DATABASE_URL", DEFAULT_URL, smoke=args.smoke)
     connection = open_dataset(
         url,
         rebuild=args.rebuild,

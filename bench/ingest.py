@@ -1,24 +1,31 @@
 """Benchmark: POST /api/v1/chat-events under gunicorn against a bare psycopg COPY (the floor).
 
-Run by hand, on PostgreSQL (not part of the test suite):
+Run by hand, on PostgreSQL (the test suite runs its smoke size):
 
     .venv/bin/python bench/ingest.py [--events 200000] [--batch 1000] [--clients 2] [--workers 2]
+    .venv/bin/python bench/ingest.py --smoke     # 1,000 events in batches of 100, seconds
 
 It uses its own database, BENCH_INGEST_DATABASE_URL (default
-postgres://postgres@127.0.0.1:5432/chatpoints_ingest_bench; the name must contain 'bench'), dropped
-and created again at each run, and migrated.
+postgres://postgres@127.0.0.1:5432/chatpoints_ingest_bench, with --smoke
+chatpoints_ingest_bench_smoke; the name must contain 'bench'), dropped and created again at each
+run, and migrated.
 
 1. It generates the events (deterministic: 60 dealers, every tariff and actor on offer, engaged
    contacts, a small `meta` on each) and serialises the batches before anything is timed.
-2. It starts the app under gunicorn on 127.0.0.1 (DEBUG off, as in production), warms every worker
-   up with a few batches from another source, then `--clients` processes post the batches at
-   once; the time is from the start signal to the last answer. Every answer must be a 200 and the
-   table must then hold exactly the events sent.
+2. It starts the app under gunicorn on 127.0.0.1 (DEBUG off, as in production; a free port
+   unless --port), warms every worker up with a few batches from another source, then
+   `--clients` processes post the batches at once; the time is from the start signal to the last
+   answer. Every answer must be a 200, the table must then hold exactly the events sent, and the
+   usage summary (billing/summary.py) count exactly those chats: the chats and the summary are
+   emptied together before each run. After the last run the summary must equal its rebuild from
+   the chats (`summary_rebuild()`), row for row.
 3. The floor: the same rows, already priced, written by `--clients` processes with a plain
    psycopg COPY into an identical table (same columns, indexes, constraints and foreign keys),
    one transaction per batch of the same size.
 4. It prints both rates, their ratio (targets: >= 20,000 events/s and >= 1/3 of the floor) and the
    resident memory of the gunicorn workers sampled over the run (it must stay flat).
+
+gunicorn is stopped whatever happens (an error, a failed check, Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -38,17 +45,27 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
+from benchdb import (
+    ROOT,
+    add_smoke_argument,
+    bench_url,
+    customers_create,
+    django_env,
+    free_port,
+    migrate,
+    recreate_database,
+    setup_django,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_ingest_bench"
 SEED = 20261127
 CUSTOMERS = 60
 TARGET_RATE = 20_000
 TARGET_SHARE = 1 / 3
+# --smoke: the same steps and checks, a few seconds (the rates mean nothing at that size).
+SMOKE = {"events": 1_000, "batch": 100, "repeat": 2}
 COLUMNS = (
     "source",
     "external_id",
@@ -62,44 +79,22 @@ COLUMNS = (
     "received_at",
     "late",
 )
-
-
-def admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def recreate_database(url: str) -> None:
-    name = urlsplit(url).path.lstrip("/")
-    if "bench" not in name:
-        sys.exit(f"refusing to use database {name!r}: its name must contain 'bench'")
-    with psycopg.connect(admin_url(url), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+# The tables a run empties: the chats, the usage summary written in the same transaction as
+# them (billing/summary.py), and the floor's copy.
+RUN_TABLES = "billing_chatevent, billing_usageday, billing_contactmonth, bench_copy_floor"
 
 
 def server_env(url: str) -> dict:
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "ENV_FILE": "/dev/null",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-    }
+    # WhiteNoise warns that there is no collectstatic output: the API serves no static file.
+    warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore:No directory at"]))
+    return django_env(
+        url, ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="0", PYTHONWARNINGS=warnings
+    )
 
 
 def setup(url: str, total: int, batch: int):
     """Migrate, create dealers and tokens, and build the batches (bodies and priced rows)."""
-    os.environ.update(server_env(url))
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django(url, ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="0")
     from django.db import connection
 
     from billing.models import Actor, Plan, Subscription, Tariff
@@ -107,23 +102,28 @@ def setup(url: str, total: int, batch: int):
     from billing.tokens import api_token_create
     from customers.models import Customer
 
-    call_command("migrate", verbosity=0)
+    migrate()
     plans = list(Plan.objects.filter(is_custom=False))
-    customers = []
-    for n in range(CUSTOMERS):
-        customer = Customer.objects.create(
-            code=f"bench-{n:03d}",
-            legal_name=f"Bench dealer {n}",
-            address="1 rue du Test",
-            postal_code="75002",
-            city="Paris",
-            country="FR",
-            billing_emails=f"compta@bench-{n:03d}.example",
-        )
-        Subscription.objects.create(
+    customers = customers_create(
+        [
+            Customer(
+                code=f"bench-{n:03d}",
+                legal_name=f"Bench dealer {n}",
+                address="1 rue du Test",
+                postal_code="75002",
+                city="Paris",
+                country="FR",
+                billing_emails=f"compta@bench-{n:03d}.example",
+            )
+            for n in range(CUSTOMERS)
+        ]
+    )
+    Subscription.objects.bulk_create(
+        Subscription(
             customer=customer, plan=plans[n % len(plans)], first_month=datetime(2026, 1, 1).date()
         )
-        customers.append(customer)
+        for n, customer in enumerate(customers)
+    )
     tokens = {source: api_token_create(source=source)[1] for source in ("bench", "bench-warmup")}
 
     book = TariffBook()
@@ -202,6 +202,8 @@ def setup(url: str, total: int, batch: int):
 
 
 def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
+    """gunicorn, in this process's group (whoever ends the group ends it too); it must answer
+    within 20 s, else it is stopped and the bench fails."""
     server = subprocess.Popen(  # noqa: S603
         [
             str(Path(sys.executable).with_name("gunicorn")),
@@ -218,7 +220,9 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
         cwd=ROOT,
         env=server_env(url),
     )
-    for _attempt in range(100):
+    for _attempt in range(200):
+        if server.poll() is not None:
+            sys.exit(f"FAILED: gunicorn exited {server.returncode} (port {port} taken?)")
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             connection.request("GET", "/api/v1/openapi.json")
@@ -227,8 +231,29 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
         except OSError:
             pass
         time.sleep(0.1)
-    server.kill()
-    sys.exit("gunicorn did not answer")
+    stop_server(server)
+    sys.exit("FAILED: gunicorn did not answer")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """SIGTERM to gunicorn's master, which stops its workers and waits for them; if it has not
+    ended within 30 s, SIGKILL to it and to its workers."""
+    workers = worker_pids(server.pid)
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+            return
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(f"stopped by signal {signum}")  # the finally blocks stop gunicorn
 
 
 def worker_pids(master: int) -> list[int]:
@@ -290,26 +315,36 @@ def post_all(port: int, token: str, bodies: list[bytes]) -> tuple[int, int, list
 
 def _child(target, args, go, results):
     go.wait()
-    results.put(target(*args))
+    try:
+        results.put(("ok", target(*args)))
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, which stops
+        results.put(("error", f"{type(error).__name__}: {error}"))
 
 
 def parallel(target, per_client_args) -> tuple[float, list]:
-    """Run target(*args) in one process per client, started together; (seconds, results)."""
+    """Run target(*args) in one process per client, started together; (seconds, results).
+    A client that fails stops the bench with its error (never a wait for ever)."""
     context = multiprocessing.get_context("fork")
     go = context.Event()
     results = context.Queue()
     processes = [
-        context.Process(target=_child, args=(target, args, go, results)) for args in per_client_args
+        context.Process(target=_child, args=(target, args, go, results), daemon=True)
+        for args in per_client_args
     ]
     for process in processes:
         process.start()
     time.sleep(0.5)  # every child is forked and waiting
     started = time.perf_counter()
     go.set()
-    collected = [results.get() for _process in processes]
+    collected, errors = [], []
+    for _process in processes:
+        outcome, value = results.get(timeout=600)
+        (collected if outcome == "ok" else errors).append(value)
     elapsed = time.perf_counter() - started
     for process in processes:
         process.join()
+    if errors:
+        sys.exit(f"FAILED: a client process failed: {errors[0]}")
     return elapsed, collected
 
 
@@ -328,16 +363,79 @@ def copy_all(url: str, batches: list[list[tuple]]) -> int:
     return written
 
 
-def check_run(url: str, results: list, expected: int) -> None:
+def check_run(url: str, results: list, expected: int) -> str:
+    """Every answer a 200, every event stored once, and the summary counting exactly the chats
+    stored (the chats and the summary were emptied together before the run)."""
     statuses = [status for _a, _d, client_statuses in results for status in client_statuses]
     accepted = sum(result[0] for result in results)
     with psycopg.connect(url) as connection:
-        stored = connection.execute(
-            "SELECT count(*) FROM billing_chatevent WHERE source = 'bench'"
-        ).fetchone()[0]
+        stored, stored_points = connection.execute(
+            "SELECT count(*), coalesce(sum(points), 0) FROM billing_chatevent "
+            "WHERE source = 'bench'"
+        ).fetchone()
+        everything = connection.execute("SELECT count(*) FROM billing_chatevent").fetchone()[0]
+        summed, summed_points = connection.execute(
+            "SELECT coalesce(sum(chats), 0), coalesce(sum(points), 0) FROM billing_usageday"
+        ).fetchone()
     bad = [status for status in statuses if status != 200]
-    if bad or accepted != expected or stored != expected:
-        sys.exit(f"FAILED: {len(bad)} non-200 answers, {accepted:,} accepted, {stored:,} stored")
+    if bad or accepted != expected or stored != expected or everything != expected:
+        sys.exit(
+            f"FAILED: {len(bad)} non-200 answers, {accepted:,} accepted, {stored:,} stored "
+            f"({everything:,} in the table), {expected:,} sent"
+        )
+    if (summed, summed_points) != (stored, stored_points):
+        sys.exit(
+            f"FAILED: the usage summary counts {summed:,} chats and {summed_points:,} points for "
+            f"{stored:,} chats and {stored_points:,} points stored"
+        )
+    return f"summary {summed:,} chats"
+
+
+def check_summary_rebuild() -> str:
+    """The summary the API wrote as the batches came, against summary_rebuild() from the chats:
+    every row equal (UsageDay: chats and points per customer, day, tariff and actor;
+    ContactMonth: each engaged contact's first chat of the month)."""
+    from django.db import connection, transaction
+
+    from billing.models import ContactMonth, UsageDay
+    from billing.summary import summary_rebuild
+
+    def snapshot():
+        days = set(
+            UsageDay.objects.values_list(
+                "customer_id", "day", "tariff_id", "actor", "chats", "points"
+            )
+        )
+        contacts = set(
+            ContactMonth.objects.values_list(
+                "customer_id",
+                "month",
+                "tariff_id",
+                "actor",
+                "contact",
+                "first_at",
+                "first_day",
+                "first_id",
+                "points",
+            )
+        )
+        return days, contacts
+
+    written = snapshot()
+    with transaction.atomic():
+        summary_rebuild()
+        rebuilt = snapshot()
+        transaction.set_rollback(True)  # the summary stays as the API wrote it
+    connection.close()
+    for what, got, expected in zip(("UsageDay", "ContactMonth"), written, rebuilt, strict=True):
+        if got != expected:
+            extra, missing = sorted(got - expected)[:3], sorted(expected - got)[:3]
+            sys.exit(
+                f"FAILED: the {what} rows the API wrote differ from summary_rebuild(): "
+                f"{len(got - expected):,} not in the rebuild (e.g. {extra}), "
+                f"{len(expected - got):,} missing (e.g. {missing})"
+            )
+    return f"{len(written[0]):,} UsageDay and {len(written[1]):,} ContactMonth rows"
 
 
 def make_floor_table(url: str) -> None:
@@ -355,14 +453,22 @@ def make_floor_table(url: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--events", type=int, help="events posted per run (200,000)")
+    parser.add_argument("--batch", type=int, help="events per request (1,000)")
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each side, interleaved")
+    parser.add_argument("--port", type=int, help="gunicorn's port (default: a free one)")
+    parser.add_argument("--repeat", type=int, help="runs of each side, interleaved (3)")
+    add_smoke_argument(parser)
     options = parser.parse_args()
-    url = os.environ.get("BENCH_INGEST_DATABASE_URL", DEFAULT_URL)
+    sizes = SMOKE if options.smoke else {"events": 200_000, "batch": 1000, "repeat": 3}
+    for name, value in sizes.items():
+        if getattr(options, name) is None:
+            setattr(options, name, value)
+    if min(options.events, options.batch, options.clients, options.workers, options.repeat) < 1:
+        parser.error("--events, --batch, --clients, --workers and --repeat must be >= 1")
+    url = bench_url("BENCH_INGEST_DATABASE_URL", DEFAULT_URL, smoke=options.smoke)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
     recreate_database(url)
     prepared = time.perf_counter()
@@ -373,47 +479,50 @@ def main() -> None:
         f"PostgreSQL {version}, {os.cpu_count()} CPUs; {options.events:,} events in "
         f"{len(bodies)} batches of {options.batch:,}, {options.clients} client processes, "
         f"gunicorn with {options.workers} sync workers "
-        f"(data built in {time.perf_counter() - prepared:.1f} s)"
+        f"(data built in {time.perf_counter() - prepared:.1f} s)",
+        flush=True,
     )
 
     make_floor_table(url)
     per_client = [bodies[k :: options.clients] for k in range(options.clients)]
     per_client_rows = [rows[k :: options.clients] for k in range(options.clients)]
     api_times, floor_times = [], []
-    server = start_server(url, options.port, options.workers)
+    port = options.port or free_port()
+    server = start_server(url, port, options.workers)
+    sampler = None
     try:
         pids = worker_pids(server.pid)
         # Warm every worker up (imports, database connection) with another source's events.
-        parallel(
-            post_all,
-            [(options.port, tokens["bench-warmup"], warmup[k::3]) for k in range(3)],
-        )
+        parallel(post_all, [(port, tokens["bench-warmup"], warmup[k::3]) for k in range(3)])
         sampler = RssSampler([server.pid, *pids])
         sampler.start()
         for run in range(options.repeat):
             with psycopg.connect(url, autocommit=True) as connection:
-                connection.execute("TRUNCATE billing_chatevent, bench_copy_floor")
-                connection.execute("VACUUM ANALYZE billing_chatevent")
-                connection.execute("VACUUM ANALYZE bench_copy_floor")
+                connection.execute(f"TRUNCATE {RUN_TABLES}")
+                connection.execute(f"VACUUM ANALYZE {RUN_TABLES}")
             elapsed, results = parallel(
-                post_all, [(options.port, tokens["bench"], chunk) for chunk in per_client]
+                post_all, [(port, tokens["bench"], chunk) for chunk in per_client]
             )
-            check_run(url, results, options.events)
+            checked = check_run(url, results, options.events)
             floor_elapsed, written = parallel(copy_all, [(url, chunk) for chunk in per_client_rows])
-            assert sum(written) == options.events
+            if sum(written) != options.events:
+                sys.exit(f"FAILED: the floor wrote {sum(written):,} rows")
             api_times.append(elapsed)
             floor_times.append(floor_elapsed)
             print(
                 f"run {run + 1}: API {options.events / elapsed:9,.0f} events/s "
-                f"({elapsed:5.2f} s, every answer 200, {options.events:,} rows stored); "
-                f"COPY floor {options.events / floor_elapsed:9,.0f} events/s "
-                f"({floor_elapsed:5.2f} s)"
+                f"({elapsed:5.2f} s, every answer 200, {options.events:,} rows stored, "
+                f"{checked}); COPY floor {options.events / floor_elapsed:9,.0f} events/s "
+                f"({floor_elapsed:5.2f} s)",
+                flush=True,
             )
-        sampler.stop.set()
-        sampler.join()
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        if sampler is not None:
+            sampler.stop.set()
+            sampler.join()
+        stop_server(server)
+    rebuilt = check_summary_rebuild()
+    print(f"checked: the summary of the last run equals summary_rebuild() ({rebuilt})")
 
     api_rate = options.events / statistics.median(api_times)
     floor_rate = options.events / statistics.median(floor_times)
