@@ -50,6 +50,7 @@ def test_json_statement_has_every_key_with_exact_values(lyon):
         "price_per_extra_point": "0.1400",
         "overage_amount": "33.04",
         "net_total": "532.04",
+        "vat_treatment": "standard",
         "vat_rate": "20.00",
         "vat_amount": "106.41",
         "total": "638.45",
