@@ -93,6 +93,7 @@ def test_text_statement_in_english(lyon):
     assert re.search(r"Net total\s+€532\.04", text)
     assert re.search(r"VAT 20\.00 %\s+€106\.41", text)
     assert re.search(r"Total\s+€638\.45", text)
+    assert "VAT treatment: VAT at the customer's rate" in text
 
 
 def test_text_statement_in_french(lyon):
