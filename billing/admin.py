@@ -9,6 +9,8 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from customers.models import VatTreatment
+
 from .errors import BillingError
 from .models import Actor, Plan, Subscription, Tariff, TariffRate
 from .months import Month
@@ -149,7 +151,12 @@ def render_statement(customer, month: Month) -> str:
     plan = Plan.objects.get(code=statement.plan)
     return render_to_string(
         "admin/billing/statement_summary.html",
-        {"statement": statement, "lines": lines, "plan_name": plan.name},
+        {
+            "statement": statement,
+            "lines": lines,
+            "plan_name": plan.name,
+            "vat_treatment": VatTreatment(statement.vat_treatment).label,
+        },
     )
 
 

@@ -11,7 +11,8 @@ stored PDF, an e-mail), credit notes. DOMAIN.md rules 5-10.
 - `invoice_cancel` cancels an issued invoice with a credit note (its own series and number, the
   same lines negated, its own PDF); the month can then be invoiced again.
 
-Money comes from billing.pricing only; this module copies it into rows.
+Money comes from billing.pricing only, the VAT decision from billing.vat (Customer.vat_decision);
+this module copies them into rows.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -137,12 +137,6 @@ def _usage_detail(statement: Statement, tariffs: dict[str, Tariff], language: st
     return detail
 
 
-def vat_for(customer: Customer) -> tuple[str, Decimal]:
-    """The customer's VAT treatment and the rate it gives (0 without French VAT)."""
-    treatment = customer.effective_vat_treatment()
-    return treatment, (customer.vat_rate if treatment == "standard" else Decimal("0.00"))
-
-
 def _fill(
     invoice: Invoice,
     *,
@@ -159,7 +153,6 @@ def _fill(
     drafts only need the totals)."""
     customer = subscription.customer
     language = customer.language
-    treatment, _rate = vat_for(customer)
     plan_name = _plan_name(subscription.plan, language)
     invoice.language = language
     invoice.plan_name = plan_name
@@ -171,7 +164,7 @@ def _fill(
     invoice.vat_rate = statement.vat_rate
     invoice.vat_amount = statement.vat_amount
     invoice.total = statement.total
-    invoice.vat_treatment = treatment
+    invoice.vat_treatment = statement.vat_treatment
     invoice.usage = _usage_detail(statement, tariffs, language) if detail else []
     invoice.computed_at = timezone.now()
     if descriptions_cache is None:
@@ -279,8 +272,9 @@ def invoices_draft(*, month: Month) -> CloseReport:
     for subscription in to_draft:
         customer = subscription.customer
         usage = usage_from_rows(rows_by_customer.get(customer.id, []), tariff_rows)
-        _treatment, rate = vat_for(customer)
-        statement = price_month(terms=subscription.terms(), usage=usage, vat_rate=rate)
+        statement = price_month(
+            terms=subscription.terms(), usage=usage, vat=customer.vat_decision()
+        )
         draft = current.get(customer.id)
         invoice = Invoice(customer=customer, month=first)
         if draft is not None:
@@ -526,8 +520,9 @@ def invoice_issue(*, invoice: Invoice, today: date | None = None) -> Invoice:
             [row[1:] for row in usage_rows(month=month, customers=[customer.id], tariffs=tariffs)],
             tariffs,
         )
-        _treatment, rate = vat_for(customer)
-        statement = price_month(terms=subscription.terms(), usage=usage, vat_rate=rate)
+        statement = price_month(
+            terms=subscription.terms(), usage=usage, vat=customer.vat_decision()
+        )
         invoice.customer = customer
         lines = _fill(
             invoice,

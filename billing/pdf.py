@@ -21,6 +21,7 @@ from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 
 from .models import Actor, Invoice, InvoiceKind, InvoiceLine
+from .usage import invoiced_vat
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,7 @@ def invoice_context(invoice: Invoice, lines: list[InvoiceLine]) -> dict:
         "buyer": invoice.buyer,
         "is_credit_note": invoice.kind == InvoiceKind.CREDIT_NOTE,
         "included_used": included_used,
-        "reverse_charge": invoice.vat_treatment == "reverse_charge",
-        "outside_eu": invoice.vat_treatment == "outside_eu",
+        "vat_mention": invoiced_vat(invoice).mention,
         "late_payment_rate": Decimal(invoice.seller.get("late_payment_rate") or "0"),
     }
 

@@ -7,6 +7,9 @@ they cannot disagree. The rules are DOMAIN.md's:
 - each invoice line is quantity x unit price, rounded half up to the cent  (rule 5)
 - VAT is computed on the net total, rounded half up to the cent          (rule 5)
 - line 1 is the plan fee, line 2 exists only when there is overage       (rule 7)
+
+The VAT treatment and rate are not decided here but by billing.vat (rule 11): a Statement carries
+the VatDecision it was priced with.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+
+from .vat import STANDARD, VatDecision
 
 CENT = Decimal("0.01")
 PRICE_PER_POINT_QUANTUM = Decimal("0.0001")
@@ -120,6 +125,16 @@ class Statement:
     vat_amount: Decimal
     total: Decimal
     invoice_lines: tuple[InvoiceLine, ...] = field(default=())
+    vat_treatment: str = STANDARD
+
+    @property
+    def vat(self) -> VatDecision:
+        return VatDecision(self.vat_treatment, self.vat_rate)
+
+    @property
+    def vat_mention(self) -> str:
+        """The key of the invoice's legal VAT mention ("" for none), see VatDecision.mention."""
+        return self.vat.mention
 
     @property
     def plan(self) -> str:
@@ -146,11 +161,23 @@ class Statement:
         return self.usage.engaged_contacts
 
 
-def price_month(*, terms: PlanTerms, usage: Usage, vat_rate: Decimal) -> Statement:
-    """Price one month of usage under the given terms, VAT at `vat_rate` percent."""
-    vat_rate = _as_decimal(vat_rate, "vat_rate")
-    if not Decimal(0) <= vat_rate <= HUNDRED:
-        raise ValueError(f"VAT rate {vat_rate} is not a percentage between 0 and 100")
+def _vat(vat: VatDecision | None, vat_rate: Decimal | None) -> VatDecision:
+    if (vat is None) == (vat_rate is None):
+        raise TypeError("give the VAT decision (vat) or a plain rate (vat_rate), not both")
+    return vat if vat is not None else VatDecision(STANDARD, _as_decimal(vat_rate, "vat_rate"))
+
+
+def price_month(
+    *,
+    terms: PlanTerms,
+    usage: Usage,
+    vat: VatDecision | None = None,
+    vat_rate: Decimal | None = None,
+) -> Statement:
+    """Price one month of usage under the given terms, taxed as `vat` says (billing.vat's
+    decision), or at a plain `vat_rate` percent (standard treatment)."""
+    vat = _vat(vat, vat_rate)
+    vat_rate = vat.rate
     points_used = usage.points
     overage_points = max(0, points_used - terms.included_points)
     lines = [InvoiceLine(LINE_PLAN_FEE, 1, terms.monthly_fee, line_amount(1, terms.monthly_fee))]
@@ -177,14 +204,20 @@ def price_month(*, terms: PlanTerms, usage: Usage, vat_rate: Decimal) -> Stateme
         vat_amount=vat_amount,
         total=net_total + vat_amount,
         invoice_lines=tuple(lines),
+        vat_treatment=vat.treatment,
     )
 
 
 def compare_plans(
-    *, options: Iterable[PlanTerms], usage: Usage, vat_rate: Decimal
+    *,
+    options: Iterable[PlanTerms],
+    usage: Usage,
+    vat: VatDecision | None = None,
+    vat_rate: Decimal | None = None,
 ) -> list[Statement]:
-    """The same month priced under each plan, cheapest (by net total) first."""
-    statements = [price_month(terms=terms, usage=usage, vat_rate=vat_rate) for terms in options]
+    """The same month priced under each plan (and the same VAT), cheapest (by net total) first."""
+    vat = _vat(vat, vat_rate)
+    statements = [price_month(terms=terms, usage=usage, vat=vat) for terms in options]
     return sorted(statements, key=lambda statement: statement.net_total)
 
 

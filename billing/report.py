@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from django.db.models import Count, F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -33,8 +32,6 @@ from .models import (
 )
 from .months import Month, billing_tz, current_month
 from .pricing import (
-    LINE_OVERAGE,
-    LINE_PLAN_FEE,
     PlanTerms,
     Projection,
     Statement,
@@ -43,7 +40,7 @@ from .pricing import (
     price_month,
     project_month,
 )
-from .usage import events_in_month, subscription_in_force, usage_from_rows
+from .usage import events_in_month, month_pricing, subscription_in_force, usage_from_rows
 
 PLANS_COMPARED = ("BASE", "GROW", "SCALE")
 PROJECT_AFTER_SECONDS = 24 * 3600
@@ -146,13 +143,12 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
     projection = None
     is_current = month == current_month(now)
     plan_name = subscription.plan.name if subscription else ""
+    vat = None
     if subscription is not None:
-        terms = subscription.terms()
-        vat_rate = customer.vat_rate
-        if invoice is not None:
-            # An invoiced month shows the terms the invoice froze, whatever happened since.
-            terms, vat_rate = _invoiced_terms(invoice, terms), invoice.vat_rate
-        statement = price_month(terms=terms, usage=usage, vat_rate=vat_rate)
+        # An invoiced month shows the terms and VAT the invoice froze, whatever happened since;
+        # another month, those its draft and invoice take (usage.month_pricing, billing.vat).
+        terms, vat = month_pricing(customer=customer, subscription=subscription, invoice=invoice)
+        statement = price_month(terms=terms, usage=usage, vat=vat)
         start, end = month.bounds(billing_tz())
         elapsed = int((min(now, end) - start).total_seconds())
         # From the second day on: a few hours say little about a month's pace.
@@ -168,7 +164,7 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
         usage=usage,
         subscription=subscription,
         terms=statement.terms if statement else None,
-        vat_rate=customer.vat_rate,
+        vat=vat or customer.vat_decision(),
     )
     return MonthReport(
         customer=customer,
@@ -188,18 +184,6 @@ def month_report(*, customer: Customer, month: Month, now: datetime | None = Non
         plans=plans,
         invoice=invoice,
         tariffs=tariffs,
-    )
-
-
-def _invoiced_terms(invoice: Invoice, current: PlanTerms) -> PlanTerms:
-    """The plan terms an issued invoice froze: its fee (line 1), its included points and, when
-    it has line 2, its price per extra point (else the current one: nothing was charged at it)."""
-    prices = {line.kind: line.unit_price for line in invoice.lines.all()}
-    return PlanTerms(
-        plan=current.plan,
-        monthly_fee=prices.get(LINE_PLAN_FEE, current.monthly_fee).quantize(Decimal("0.01")),
-        included_points=invoice.included_points,
-        price_per_extra_point=prices.get(LINE_OVERAGE, current.price_per_extra_point),
     )
 
 
@@ -334,10 +318,11 @@ def _read_month(
     return _reading(lines, points, tariffs, month, until, first_chats=first_chats)
 
 
-def _plan_options(*, customer, usage, subscription, terms, vat_rate) -> tuple[PlanOption, ...]:
+def _plan_options(*, customer, usage, subscription, terms, vat) -> tuple[PlanOption, ...]:
     """The month priced on BASE, GROW and SCALE, and on the customer's own ENTERPRISE terms (those
     in force this month, else of their latest ENTERPRISE subscription), cheapest first. The plan
-    in force is priced at `terms`, the month's (an invoiced month's are those it froze)."""
+    in force is priced at `terms`, the month's (an invoiced month's are those it froze), every
+    plan with the month's VAT decision `vat`."""
     options: dict[str, tuple[str, PlanTerms]] = {}
     for plan in Plan.objects.filter(code__in=PLANS_COMPARED, is_custom=False):
         options[plan.code] = (
@@ -362,7 +347,7 @@ def _plan_options(*, customer, usage, subscription, terms, vat_rate) -> tuple[Pl
     if subscription is not None and terms is not None:
         options[subscription.plan.code] = (subscription.plan.name, terms)
     statements = compare_plans(
-        options=[terms for _, terms in options.values()], usage=usage, vat_rate=vat_rate
+        options=[terms for _, terms in options.values()], usage=usage, vat=vat
     )
     if not statements:
         return ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.db.models import (
     Count,
@@ -34,7 +35,16 @@ from .models import (
     Unit,
 )
 from .months import Month, billing_tz
-from .pricing import Statement, Usage, UsageLine, price_month
+from .pricing import (
+    LINE_OVERAGE,
+    LINE_PLAN_FEE,
+    PlanTerms,
+    Statement,
+    Usage,
+    UsageLine,
+    price_month,
+)
+from .vat import STANDARD, VatDecision
 
 _CATEGORY_ORDER = {value: index for index, value in enumerate(Category.values)}
 
@@ -60,6 +70,16 @@ def _with_billing_month(events: QuerySet) -> QuerySet:
     )
 
 
+def _issued(*, customer: Customer, month: Month) -> QuerySet:
+    """The month's issued invoice (at most one), as a QuerySet to use in a subquery."""
+    return Invoice.objects.filter(
+        customer=customer,
+        month=month.first_day,
+        kind=InvoiceKind.INVOICE,
+        status=InvoiceStatus.ISSUED,
+    )
+
+
 # Later than any chat: the cut-off of a month with no issued invoice.
 _NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
@@ -73,16 +93,7 @@ def events_in_month(*, customer: Customer, month: Month):
     Otherwise every chat not voided counts. The invoice's date is a subquery: still one query.
     """
     start, end = month.bounds(billing_tz())
-    issued_at = (
-        Invoice.objects.filter(
-            customer=customer,
-            month=month.first_day,
-            kind=InvoiceKind.INVOICE,
-            status=InvoiceStatus.ISSUED,
-        )
-        .order_by()
-        .values("issued_at")[:1]
-    )
+    issued_at = _issued(customer=customer, month=month).order_by().values("issued_at")[:1]
     cutoff = Coalesce(Subquery(issued_at), Value(_NEVER), output_field=DateTimeField())
     return ChatEvent.objects.filter(
         Q(voided_at__isnull=True) | Q(voided_at__gt=cutoff),
@@ -204,13 +215,61 @@ def month_usage(
     return usage_from_rows(rows, tariffs)
 
 
+def invoiced_terms(invoice: Invoice, current: PlanTerms) -> PlanTerms:
+    """The plan terms an issued invoice froze: its fee (line 1), its included points and, when
+    it has line 2, its price per extra point (else the current one: nothing was charged at it)."""
+    prices = {line.kind: line.unit_price for line in invoice.lines.all()}
+    return PlanTerms(
+        plan=current.plan,
+        monthly_fee=prices.get(LINE_PLAN_FEE, current.monthly_fee).quantize(Decimal("0.01")),
+        included_points=invoice.included_points,
+        price_per_extra_point=prices.get(LINE_OVERAGE, current.price_per_extra_point),
+    )
+
+
+def invoiced_vat(invoice: Invoice) -> VatDecision:
+    """The VAT decision an issued invoice froze (its treatment and rate)."""
+    return VatDecision(invoice.vat_treatment or STANDARD, invoice.vat_rate)
+
+
+def month_pricing(
+    *, customer: Customer, subscription: Subscription, invoice: Invoice | None
+) -> tuple[PlanTerms, VatDecision]:
+    """The terms and the VAT a month is priced at (statement, report, admin, plan comparison).
+
+    A month whose invoice is issued is priced as that invoice froze it, whatever changed since
+    (a new VAT number, another country, a staff override): its statement is its invoice. Any other
+    month is priced as its draft and its invoice would be: the plan in force's terms and the
+    customer's VAT decision (Customer.vat_decision, billing.vat's one function).
+    """
+    if invoice is None:
+        return subscription.terms(), customer.vat_decision()
+    return invoiced_terms(invoice, subscription.terms()), invoiced_vat(invoice)
+
+
 def month_statement(*, customer: Customer, month: Month) -> Statement:
-    """The month's statement: the plan in force, the usage, priced. Three small queries."""
-    subscription = subscription_in_force(customer=customer, month=month)
+    """The month's statement: the plan in force, the usage, priced and taxed as the month's
+    invoice is (month_pricing). Three small queries (two more for an issued month: its invoice
+    and its lines)."""
+    issued = _issued(customer=customer, month=month).order_by().values("pk")[:1]
+    subscription = (
+        subscriptions_in_force(month=month)
+        .filter(customer=customer)
+        .annotate(issued_invoice=Subquery(issued))
+        .first()
+    )
     if subscription is None:
         raise NoPlanInForce(
             _("%(customer)s has no plan in force in %(month)s.")
             % {"customer": customer.code, "month": month}
         )
+    invoice = None
+    if subscription.issued_invoice is not None:
+        invoice = (
+            Invoice.objects.defer("pdf", "seller", "buyer", "usage")
+            .prefetch_related("lines")
+            .get(pk=subscription.issued_invoice)
+        )
+    terms, vat = month_pricing(customer=customer, subscription=subscription, invoice=invoice)
     usage = month_usage(customer=customer, month=month)
-    return price_month(terms=subscription.terms(), usage=usage, vat_rate=customer.vat_rate)
+    return price_month(terms=terms, usage=usage, vat=vat)

@@ -12,12 +12,15 @@ from django.core.validators import (
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from billing import vat
 from billing.vat import (
     EU_COUNTRIES,
+    VatDecision,
     french_vat_key,
     siren_is_valid,
     standard_rate,
-    vat_treatment_for,
+    vat_decision,
+    vat_territory,
 )
 
 COUNTRIES = [
@@ -58,7 +61,15 @@ LANGUAGES = [("fr", _("French")), ("en", _("English"))]
 
 _VAT_NUMBER_RE = re.compile(r"^[A-Z]{2}[0-9A-Z]{2,13}$")
 _EMAIL_SPLIT_RE = re.compile(r"[\s,;]+")
-_VAT_PREFIXES = {"GR": "EL"}  # Greece's VAT numbers start with EL; the others with the country
+# Greece's VAT numbers start with EL, Monaco's with FR (French VAT territory); the others with
+# the country's code.
+_VAT_PREFIXES = {"GR": "EL", "MC": "FR"}
+# The countries where a company may have a SIREN: France, and Monaco (the French VAT territory),
+# whose companies established in France for VAT hold one (their FR number is built on it).
+SIREN_COUNTRIES = ("FR", "MC")
+# A Monegasque FR number not built on a SIREN: its 9 digits are 000 then 6 given by Monaco's tax
+# office (Direction des Services Fiscaux), with the French key.
+_MONACO_VAT_DIGITS = re.compile(r"^000[0-9]{6}$")
 
 
 def default_vat_rate() -> Decimal:
@@ -91,9 +102,11 @@ def validate_billing_emails(value: str) -> None:
 
 
 class VatTreatment(models.TextChoices):
-    STANDARD = "standard", _("VAT at the customer's rate")
-    REVERSE_CHARGE = "reverse_charge", _("reverse charge (EU business customer)")
-    OUTSIDE_EU = "outside_eu", _("outside the EU: no French VAT")
+    """billing.vat's treatments, with their labels."""
+
+    STANDARD = vat.STANDARD, _("VAT at the customer's rate")
+    REVERSE_CHARGE = vat.REVERSE_CHARGE, _("reverse charge (EU business customer)")
+    OUTSIDE_EU = vat.OUTSIDE_EU, _("outside the EU: no French VAT")
 
 
 class Customer(models.Model):
@@ -122,7 +135,10 @@ class Customer(models.Model):
         _("VAT number"), max_length=20, blank=True, help_text=_("Intra-EU VAT number, if any.")
     )
     siren = models.CharField(
-        _("SIREN"), max_length=9, blank=True, help_text=_("For a French company: 9 digits.")
+        _("SIREN"),
+        max_length=9,
+        blank=True,
+        help_text=_("For a company in France (or in Monaco, if it has one): 9 digits."),
     )
     billing_emails = models.TextField(
         _("billing e-mails"),
@@ -145,9 +161,9 @@ class Customer(models.Model):
         choices=VatTreatment.choices,
         blank=True,
         help_text=_(
-            "Empty: decided from the countries and the VAT number (same country as the seller: "
-            "VAT; another EU country with a VAT number: reverse charge; outside the EU: no "
-            "French VAT)."
+            "Empty: decided from the countries and the VAT number (same VAT territory as the "
+            "seller, Monaco included: VAT; another EU country with a VAT number: reverse charge; "
+            "outside the EU: no French VAT)."
         ),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -163,22 +179,32 @@ class Customer(models.Model):
                 violation_error_message=_("The VAT rate is a percentage between 0 and 100."),
             ),
             models.CheckConstraint(
-                condition=models.Q(siren="") | models.Q(country="FR"),
-                name="customer_siren_only_for_france",
-                violation_error_message=_("A SIREN is only given for a French company."),
+                condition=models.Q(siren="") | models.Q(country__in=SIREN_COUNTRIES),
+                name="customer_siren_only_in_france_or_monaco",
+                violation_error_message=_(
+                    "A SIREN is only given for a company in France or Monaco."
+                ),
             ),
         ]
 
     def __str__(self):
         return f"{self.legal_name} ({self.code})"
 
-    def effective_vat_treatment(self) -> str:
-        """The VAT treatment set by staff, or the one the countries and VAT number give."""
-        return self.vat_treatment or vat_treatment_for(
+    def vat_decision(self) -> VatDecision:
+        """How this customer's months are taxed now: billing.vat's one decision, from the
+        countries, the VAT number, the staff's treatment if set and the customer's rate.
+        (An issued invoice keeps the decision it was issued with.)"""
+        return vat_decision(
             seller_country=settings.SELLER["country"],
             buyer_country=self.country,
             buyer_vat_number=self.vat_number,
+            override=self.vat_treatment,
+            domestic_rate=self.vat_rate,
         )
+
+    def effective_vat_treatment(self) -> str:
+        """The VAT treatment set by staff, or the one the countries and VAT number give."""
+        return self.vat_decision().treatment
 
     @property
     def billing_email_list(self) -> list[str]:
@@ -189,8 +215,8 @@ class Customer(models.Model):
         self.vat_number = normalize_vat_number(self.vat_number)
         self.siren = normalize_siren(self.siren)
         if self.siren:
-            if self.country != "FR":
-                errors["siren"] = _("A SIREN is only given for a French company.")
+            if self.country not in SIREN_COUNTRIES:
+                errors["siren"] = _("A SIREN is only given for a company in France or Monaco.")
             elif not siren_is_valid(self.siren):
                 errors["siren"] = _(
                     "%(value)s is not a valid SIREN: 9 digits with a valid check digit."
@@ -211,13 +237,24 @@ class Customer(models.Model):
             elif self.vat_number.startswith("FR"):
                 digits = self.vat_number[4:]
                 key = self.vat_number[2:4]
-                if not (len(digits) == 9 and siren_is_valid(digits)):
-                    errors["vat_number"] = _(
-                        "%(value)s is not a French VAT number: FR, a 2-character key, the SIREN."
+                monegasque = self.country == "MC" and _MONACO_VAT_DIGITS.match(digits)
+                if not (len(digits) == 9 and (monegasque or siren_is_valid(digits))):
+                    errors["vat_number"] = (
+                        _(
+                            "%(value)s is not a Monaco VAT number: FR, a 2-character key, then "
+                            "000 and 6 digits, or a French SIREN."
+                        )
+                        if self.country == "MC"
+                        else _(
+                            "%(value)s is not a French VAT number: FR, a 2-character key, "
+                            "the SIREN."
+                        )
                     ) % {"value": self.vat_number}
                 elif key.isdigit() and key != french_vat_key(digits):
-                    errors["vat_number"] = _(
-                        "%(value)s has a wrong key: for SIREN %(siren)s it is %(key)s."
+                    errors["vat_number"] = (
+                        _("%(value)s has a wrong key: for %(siren)s it is %(key)s.")
+                        if monegasque
+                        else _("%(value)s has a wrong key: for SIREN %(siren)s it is %(key)s.")
                     ) % {"value": self.vat_number, "siren": digits, "key": french_vat_key(digits)}
                 elif self.siren and digits != self.siren:
                     errors["vat_number"] = _("%(value)s does not match the SIREN %(siren)s.") % {
@@ -225,8 +262,8 @@ class Customer(models.Model):
                         "siren": self.siren,
                     }
         if self.vat_treatment == VatTreatment.REVERSE_CHARGE and (
-            self.country == settings.SELLER["country"]
-            or self.country not in EU_COUNTRIES
+            vat_territory(self.country) == vat_territory(settings.SELLER["country"])
+            or vat_territory(self.country) not in EU_COUNTRIES
             or not self.vat_number
         ):
             errors["vat_treatment"] = _(

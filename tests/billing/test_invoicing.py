@@ -188,6 +188,23 @@ def test_the_french_pdf_says_autoliquidation_too(today):
     assert "Autoliquidation" in text and "TVA 0,00 % 0,00 €" in text
 
 
+def test_a_monaco_dealer_pays_french_vat(today):
+    """Monaco is inside the French VAT territory: 20 %, no article 259-1 wording, its FR number
+    on the invoice."""
+    dealer = grow_3234(code="monte-carlo-autos", country="MC", vat_number="FR53000004605")
+    invoice = issue(dealer)
+    assert (invoice.vat_treatment, invoice.vat_rate, invoice.vat_amount, invoice.total) == (
+        "standard",
+        Decimal("20.00"),
+        Decimal("106.35"),
+        Decimal("638.11"),
+    )
+    text = pdf_text(invoice)
+    assert "TVA 20,00 % 106,35 €" in text and "Total TTC 638,11 €" in text
+    assert "FR53000004605" in text and "Monaco" in text
+    assert "259-1" not in text and "Autoliquidation" not in text
+
+
 def test_staff_can_set_the_vat_treatment(today):
     dealer = grow_3234(country="CH", vat_number="", vat_treatment="standard")
     invoice = issue(dealer)

@@ -50,6 +50,7 @@ def test_json_statement_has_every_key_with_exact_values(lyon):
         "price_per_extra_point": "0.1400",
         "overage_amount": "33.04",
         "net_total": "532.04",
+        "vat_treatment": "standard",
         "vat_rate": "20.00",
         "vat_amount": "106.41",
         "total": "638.45",
@@ -92,6 +93,7 @@ def test_text_statement_in_english(lyon):
     assert re.search(r"Net total\s+€532\.04", text)
     assert re.search(r"VAT 20\.00 %\s+€106\.41", text)
     assert re.search(r"Total\s+€638\.45", text)
+    assert "VAT treatment: VAT at the customer's rate" in text
 
 
 def test_text_statement_in_french(lyon):

@@ -44,7 +44,7 @@ def test_errors_name_the_field_and_the_value():
         "siren": ["732829321 is not a valid SIREN: 9 digits with a valid check digit."]
     }
     assert errors_of(country="DE", siren="732829320") == {
-        "siren": ["A SIREN is only given for a French company."]
+        "siren": ["A SIREN is only given for a company in France or Monaco."]
     }
     assert errors_of(vat_number="FR45732829320") == {
         "vat_number": ["FR45732829320 has a wrong key: for SIREN 732829320 it is 44."]
@@ -120,3 +120,65 @@ def test_reverse_charge_is_for_a_business_in_another_eu_country():
     no_number = CustomerFactory.build(code="de-none", country="DE", vat_treatment="reverse_charge")
     with pytest.raises(ValidationError):
         no_number.full_clean()
+
+
+# --- Monaco: inside the French VAT territory ----------------------------------------------------
+
+
+def test_a_monaco_company_has_a_french_vat_number():
+    # Monaco's tax office gives FR, the French key, then 000 and 6 digits (no SIREN).
+    monaco = CustomerFactory.build(code="mc-1", country="MC", vat_number="fr 53 000 004 605")
+    monaco.full_clean()
+    assert monaco.vat_number == "FR53000004605"
+    assert monaco.vat_decision().treatment == "standard"
+    assert monaco.vat_decision().rate == Decimal("20.00")
+    # One established in France for VAT holds a SIREN: its FR number is built on it.
+    CustomerFactory.build(
+        code="mc-2", country="MC", vat_number="FR44732829320", siren="732829320"
+    ).full_clean()
+    CustomerFactory.build(code="mc-3", country="MC", vat_number="FR44732829320").full_clean()
+
+
+def test_a_monaco_vat_number_is_checked_like_a_french_one():
+    assert errors_of(country="MC", vat_number="MC53000004605") == {
+        "vat_number": ["MC53000004605 is not a VAT number of Monaco: it should start with FR."]
+    }
+    assert errors_of(country="MC", vat_number="FR54000004605") == {
+        "vat_number": ["FR54000004605 has a wrong key: for 000004605 it is 53."]
+    }
+    assert errors_of(country="MC", vat_number="FR45732829320") == {
+        "vat_number": ["FR45732829320 has a wrong key: for SIREN 732829320 it is 44."]
+    }
+    assert errors_of(country="MC", vat_number="FR44732829321") == {
+        "vat_number": [
+            "FR44732829321 is not a Monaco VAT number: FR, a 2-character key, then 000 and "
+            "6 digits, or a French SIREN."
+        ]
+    }
+    assert errors_of(country="MC", vat_number="FR44732829320", siren="542065479") == {
+        "vat_number": ["FR44732829320 does not match the SIREN 542065479."]
+    }
+    # Monaco's 000 numbers are not SIRENs: a French company's number is built on its SIREN.
+    assert errors_of(country="FR", vat_number="FR53000004605") == {
+        "vat_number": [
+            "FR53000004605 is not a French VAT number: FR, a 2-character key, the SIREN."
+        ]
+    }
+
+
+def test_a_siren_is_for_france_and_monaco_only(db):
+    from django.db import IntegrityError, transaction
+
+    CustomerFactory(code="mc-siren", country="MC", siren="732829320")  # the database agrees
+    assert "siren" in errors_of(country="CH", siren="732829320")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CustomerFactory(code="ch-siren", country="CH", siren="732829320")
+
+
+def test_monaco_is_never_reverse_charge_for_a_french_seller():
+    assert errors_of(country="MC", vat_number="FR53000004605", vat_treatment="reverse_charge") == {
+        "vat_treatment": [
+            "Reverse charge is for a business in another EU country than the seller's, with its "
+            "VAT number (it is printed on the invoice)."
+        ]
+    }

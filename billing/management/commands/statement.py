@@ -9,7 +9,7 @@ from billing.models import Actor
 from billing.months import Month
 from billing.templatetags.money import money, points
 from billing.usage import month_statement
-from customers.models import Customer
+from customers.models import Customer, VatTreatment
 
 
 def _money(value) -> str:
@@ -28,6 +28,7 @@ def statement_as_dict(*, customer: Customer, month: Month, statement) -> dict:
         "price_per_extra_point": f"{statement.price_per_extra_point:.4f}",
         "overage_amount": _money(statement.overage_amount),
         "net_total": _money(statement.net_total),
+        "vat_treatment": statement.vat_treatment,
         "vat_rate": _money(statement.vat_rate),
         "vat_amount": _money(statement.vat_amount),
         "total": _money(statement.total),
@@ -100,4 +101,8 @@ class Command(BaseCommand):
         width = max(len(label) for label, _value in totals) + 2
         rows.append("")
         rows += [f"{label:<{width}}{value:>16}" for label, value in totals]
+        rows.append(
+            _("VAT treatment: %(treatment)s")
+            % {"treatment": VatTreatment(statement.vat_treatment).label}
+        )
         return "\n".join(rows)
