@@ -133,6 +133,9 @@ LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365  # the dealer's choice is remembered fo
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 USE_I18N = True
 USE_TZ = True
+# Dates as our customers write them (config/formats/): English in day-month order, like the
+# French (30 November 2026, 30/11/2026), where Django's English is American.
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # The billing time zone decides which month a chat belongs to (DOMAIN.md rule 1).
 BILLING_TIME_ZONE = env.str("BILLING_TIME_ZONE", default="Europe/Paris")
