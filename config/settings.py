@@ -168,8 +168,14 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+# E-mail: EMAIL_URL (SMTP in production, e.g. smtp+tls://user:password@host:587). Without it,
+# development (DEBUG) writes each message to its own .eml file under var/mail/ (config/mail.py:
+# readable, the PDF kept, nothing floods the terminal); otherwise the console.
+if "EMAIL_URL" in env or not DEBUG:
+    vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+else:
+    EMAIL_BACKEND = "config.mail.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facturation@chatpoints.example")
 
 # The seller: printed on statements now, frozen on every invoice later.
