@@ -49,9 +49,9 @@ def test_close_month_issue_in_development_prints_its_result_not_the_pdfs(
     out, err = capsys.readouterr()
     assert not BASE64_LINE.search(out), "an attachment was printed"
     assert "Content-Transfer-Encoding" not in out
-    summary = out[out.index("== Month close 2026-10 ==") :].splitlines()
+    summary = out[out.index("== Month close: 2026-10 ==") :].splitlines()
     assert summary == [
-        "== Month close 2026-10 ==",
+        "== Month close: 2026-10 ==",
         "  2 invoices issued: F2026-00001 to F2026-00002.",
         "  1 e-mail sent.",
         f"  Development: e-mails are written to {tmp_path / 'mail'}, one file each.",
@@ -70,5 +70,5 @@ def test_close_month_without_issue_says_what_is_ready(capsys, clock):
     call_command("close_month", "2026-10")
     out = capsys.readouterr().out
     assert out.endswith(
-        "== Month close 2026-10 ==\n  1 draft ready to issue (close_month 2026-10 --issue).\n"
+        "== Month close: 2026-10 ==\n  1 draft ready to issue (close_month 2026-10 --issue).\n"
     )

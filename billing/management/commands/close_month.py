@@ -86,7 +86,7 @@ class Command(BaseCommand):
 
     def _summary(self, month: Month, lines: list[str]) -> None:
         """The command's result, last and set apart from everything printed before it."""
-        title = _("Month close %(month)s") % {"month": month}
+        title = _("Month close: %(month)s") % {"month": month}
         self.stdout.write("")
         self.stdout.write(self.style.MIGRATE_HEADING(f"== {title} =="))
         for line in lines:
