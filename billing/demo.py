@@ -50,7 +50,7 @@ STAFF_LOGIN = ("admin", "chatpoints-admin")
 # What happens to a month's invoice, by the month's age when it is invoiced (1: last month):
 # last month's is due (not yet overdue), the one before is paid, the third is overdue (never
 # paid), and the fourth, for the dealers with a login, was cancelled by a credit note and issued
-# again with the chats the platform reported late (DOMAIN rule 9), then paid. Older ones are paid.
+# again with the chats the platform reported late (billing rule 9), then paid. Older ones are paid.
 ISSUED_AT = time(9, 0)  # on the 1st of the next month, billing time zone
 AGE_DUE, AGE_OVERDUE, AGE_CORRECTED = 1, 3, 4
 PAID_AFTER = timedelta(days=20)

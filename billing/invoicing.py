@@ -1,5 +1,5 @@
 """Invoices: month close (drafts for every customer), issuing (gapless numbers, frozen content, a
-stored PDF, an e-mail), credit notes. DOMAIN.md rules 5-10.
+stored PDF, an e-mail), credit notes. Billing rules 5-10 (docs/billing-rules.md).
 
 - Drafts follow the usage: `invoices_draft(month=…)` creates or refreshes the draft of every
   customer with a plan in force, in a constant number of queries, and reports what needs

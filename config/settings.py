@@ -137,7 +137,7 @@ USE_TZ = True
 # French (30 November 2026, 30/11/2026), where Django's English is American.
 FORMAT_MODULE_PATH = ["config.formats"]
 
-# The billing time zone decides which month a chat belongs to (DOMAIN.md rule 1).
+# The billing time zone decides which month a chat belongs to (billing rule 1).
 BILLING_TIME_ZONE = env.str("BILLING_TIME_ZONE", default="Europe/Paris")
 TIME_ZONE = BILLING_TIME_ZONE
 
@@ -191,7 +191,7 @@ SELLER = {
     "email": env.str("SELLER_EMAIL", default="facturation@chatpoints.example"),
 }
 
-# Invoices (DOMAIN.md rules 7-8). Numbers: one gapless series per year for invoices and one for
+# Invoices (billing rules 7-8). Numbers: one gapless series per year for invoices and one for
 # credit notes; the format receives the year and the number in the year.
 INVOICE_NUMBER_FORMAT = env.str("INVOICE_NUMBER_FORMAT", default="F{year}-{number:05d}")
 CREDIT_NOTE_NUMBER_FORMAT = env.str("CREDIT_NOTE_NUMBER_FORMAT", default="AV{year}-{number:05d}")

@@ -52,7 +52,7 @@ def chats(code, tariff, actor, count, *, prefix=None, contact=None, day=15):
 
 
 def grow_3234(code="garage-dupont", **customer):
-    """A GROW customer who used 3,234 points in October 2026 (DOMAIN.md's worked example)."""
+    """A GROW customer who used 3,234 points in October 2026 (the billing rules' worked example)."""
     dealer = CustomerFactory(code=code, **customer)
     subscribe(dealer, "GROW", first_month=date(2026, 1, 1))
     events = chats(code, "test_drive", "agent", 48)  # 3,120
