@@ -114,3 +114,13 @@ def test_english_forms_take_day_month_or_iso_never_month_day():
         with pytest.raises(forms.ValidationError):
             field.clean("11/30/2026")
         assert field.widget.format_value(date(2026, 11, 1)) == "01/11/2026"
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_admin_payment_date_is_iso_for_the_browser_date_picker(clock, language):
+    from billing.admin_invoices import PaymentForm
+
+    clock.now = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    with translation.override(language):
+        html = str(PaymentForm()["paid_on"])
+    assert 'type="date"' in html and 'value="2026-11-30"' in html
