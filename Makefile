@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# `make run HOST=0.0.0.0 PORT=8001`: where runserver listens (add ALLOWED_HOSTS=<name> to reach
+# it under another name than 127.0.0.1 or localhost). The addresses printed use URL_HOST.
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+URL_HOST = $(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST))
 
 .PHONY: run test install browser lint format messages check-deploy bench bench-ingest bench-report clean
 
@@ -21,7 +24,7 @@ $(STAMP): pyproject.toml
 
 run: install .env
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py load_demo --url http://$(HOST):$(PORT)
+	$(BIN)/python manage.py load_demo --url http://$(URL_HOST):$(PORT)
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install browser

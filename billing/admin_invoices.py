@@ -45,7 +45,7 @@ class PaymentForm(forms.Form):
     paid_on = forms.DateField(
         label=_("Paid on"),
         initial=billing_today,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),  # HTML: ISO, always
         help_text=_("The day the payment reached the bank account."),
     )
 

@@ -1,32 +1,61 @@
-"""Demo data: dealers on every plan, months of realistic chats up to now. Idempotent.
+"""Demo data: dealers on every plan, months of realistic chats up to now, the past months
+invoiced. Idempotent.
 
 Everything is derived from fixed seeds: the same dealer and month always give the same chats
 with the same ids, and only chats that already happened are stored, so running it again (even
 a month later) adds only what is new.
+
+The past months are invoiced as staff would have done it, through the real services and each on
+its day: month close and issue on the 1st of the next month, payments, a credit note. A month a
+dealer already has an invoice for is left as it is: running again never issues anything twice.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from customers.models import Customer, CustomerAccess
 
 from .errors import BillingError
-from .models import ChatEvent, Plan, Subscription, Tariff, TariffRate
+from .ingest import events_ingest
+from .invoicing import invoice_cancel, invoice_issue, invoice_mark_paid, invoices_draft
+from .models import (
+    ChatEvent,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    Plan,
+    Subscription,
+    Tariff,
+    TariffRate,
+)
 from .months import Month, billing_tz, current_month
+from .months import today as billing_today
 from .summary import summary_rebuild
 from .tariffs import TariffBook, tariff_change
+from .usage import subscriptions_in_force
 
 SOURCE = "demo"
 MONTHS_OF_HISTORY = 6
 STAFF_LOGIN = ("admin", "chatpoints-admin")
+
+# What happens to a month's invoice, by the month's age when it is invoiced (1: last month):
+# last month's is due (not yet overdue), the one before is paid, the third is overdue (never
+# paid), and the fourth, for the dealers with a login, was cancelled by a credit note and issued
+# again with the chats the platform reported late (billing rule 9), then paid. Older ones are paid.
+ISSUED_AT = time(9, 0)  # on the 1st of the next month, billing time zone
+AGE_DUE, AGE_OVERDUE, AGE_CORRECTED = 1, 3, 4
+PAID_AFTER = timedelta(days=20)
+LATE_CHATS_AFTER = timedelta(days=4)  # chats of the month reported after its invoice
+CORRECTED_AFTER = timedelta(days=9)  # credit note and new invoice
 
 # (tariff, actor, weight): what dealers' chats look like, roughly.
 MIX = [
@@ -208,7 +237,8 @@ def _month_events(dealer: DemoDealer, month: Month, tz) -> list[dict]:
 
 
 @transaction.atomic
-def load_demo(*, now: datetime | None = None, stdout=None) -> dict:
+def load_demo(*, now: datetime | None = None) -> dict:
+    """Load the demo, or complete it up to `now`: what is already there stays as it is."""
     now = now or timezone.now()
     tz = billing_tz()
     this_month = current_month(now)
@@ -228,7 +258,7 @@ def load_demo(*, now: datetime | None = None, stdout=None) -> dict:
 
     book = TariffBook()
     tariffs = {tariff.code: tariff for tariff in Tariff.objects.all()}
-    stored = 0
+    events_before = ChatEvent.objects.filter(source=SOURCE).count()
     for dealer in DEALERS:
         customer = Customer.objects.filter(code=dealer.code).first()
         if customer is None:
@@ -282,9 +312,7 @@ def load_demo(*, now: datetime | None = None, stdout=None) -> dict:
                     )
                 )
             month = month.next()
-        before = ChatEvent.objects.filter(source=SOURCE, customer=customer).count()
         ChatEvent.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-        stored += ChatEvent.objects.filter(source=SOURCE, customer=customer).count() - before
         summary_rebuild(customers=[customer.id])  # written straight, not through ingestion
 
     reminder = tariffs["whatsapp_reminder"]
@@ -299,9 +327,11 @@ def load_demo(*, now: datetime | None = None, stdout=None) -> dict:
             user=staff,
             today=now.astimezone(tz).date(),
         )
+    issued = _invoice_past_months(first=first, this_month=this_month, now=now)
     return {
         "customers": len(DEALERS),
-        "new_events": stored,
+        "new_events": ChatEvent.objects.filter(source=SOURCE).count() - events_before,
+        "new_invoices": issued,
         "staff": STAFF_LOGIN,
         "dealers": [(d.login, d.code) for d in DEALERS if d.login],
     }
@@ -338,3 +368,90 @@ def _subscribe(customer, dealer: DemoDealer, plans, first: Month, this_month: Mo
 def _save_valid(subscription: Subscription) -> None:
     subscription.full_clean()
     subscription.save()
+
+
+# --- Invoices of the past months ------------------------------------------------------------------
+
+
+def _invoice_past_months(*, first: Month, this_month: Month, now: datetime) -> int:
+    """Close and issue each past month not yet invoiced for a demo dealer, on its day; pay,
+    leave due or correct each invoice by the month's age. Returns the documents issued."""
+    codes = [dealer.code for dealer in DEALERS]
+    with_login = {dealer.code for dealer in DEALERS if dealer.login}
+    count = 0
+    month = first
+    while month < this_month:
+        invoiced = Invoice.objects.filter(month=month.first_day, kind=InvoiceKind.INVOICE).exclude(
+            status=InvoiceStatus.DRAFT
+        )
+        pending = list(
+            subscriptions_in_force(month=month)
+            .filter(customer__code__in=codes)
+            .exclude(customer__in=invoiced.values("customer"))
+            .values_list("customer_id", flat=True)
+        )
+        if pending:
+            age = (this_month.year - month.year) * 12 + this_month.month - month.month
+            issued = _close_and_issue(month, customers=pending, day=month.next().first_day, now=now)
+            count += len(issued)
+            for invoice in issued:
+                if age == AGE_CORRECTED and invoice.customer.code in with_login:
+                    invoice = _correct(invoice, now=now)
+                    count += 2
+                if age not in (AGE_DUE, AGE_OVERDUE):
+                    paid_on = min(invoice.issue_date + PAID_AFTER, billing_today(now))
+                    invoice_mark_paid(invoice=invoice, paid_on=paid_on)
+        month = month.next()
+    return count
+
+
+def _close_and_issue(month: Month, *, customers: list[int], day: date, now: datetime):
+    """The month close (drafts for every customer, as staff's), then the given customers'
+    drafts issued at ISSUED_AT on `day` (or as soon after as the series allows)."""
+    invoices_draft(month=month)
+    moment = _moment(day, now=now)
+    drafts = (
+        Invoice.objects.filter(
+            month=month.first_day,
+            kind=InvoiceKind.INVOICE,
+            status=InvoiceStatus.DRAFT,
+            customer_id__in=customers,
+        )
+        .select_related("customer")
+        .order_by("customer__code")
+    )
+    return [invoice_issue(invoice=draft, now=moment) for draft in drafts]
+
+
+def _correct(invoice: Invoice, *, now: datetime) -> Invoice:
+    """A few chats of the month reported after its invoice (stored, marked late), then the
+    invoice cancelled by a credit note and the month issued again with them."""
+    month = Month.of(invoice.month)
+    tz = billing_tz()
+    last_day = month.next().bounds(tz)[0] - timedelta(hours=7)  # the last day, at 17:00
+    events_ingest(
+        source=SOURCE,
+        events=[
+            {
+                "id": f"demo-{invoice.customer.code}-{month}-late-{n}",
+                "customer": invoice.customer.code,
+                "tariff": "test_drive",
+                "actor": "agent",
+                "occurred_at": (last_day + timedelta(minutes=20 * n)).isoformat(),
+            }
+            for n in range(3)
+        ],
+        now=min(invoice.issued_at + LATE_CHATS_AFTER, now),
+    )
+    day = (invoice.issued_at + CORRECTED_AFTER).astimezone(tz).date()
+    invoice_cancel(invoice=invoice, now=_moment(day, now=now))
+    (again,) = _close_and_issue(month, customers=[invoice.customer_id], day=day, now=now)
+    return again
+
+
+def _moment(day: date, *, now: datetime) -> datetime:
+    """`day` at ISSUED_AT, but not before the last document issued (numbers and dates go up
+    together), nor after now."""
+    moment = datetime.combine(day, ISSUED_AT, tzinfo=billing_tz())
+    latest = Invoice.objects.aggregate(latest=Max("issued_at"))["latest"]
+    return min(max(moment, latest or moment), now)

@@ -1,5 +1,5 @@
 """Invoices: month close (drafts for every customer), issuing (gapless numbers, frozen content, a
-stored PDF, an e-mail), credit notes. DOMAIN.md rules 5-10.
+stored PDF, an e-mail), credit notes. Billing rules 5-10 (docs/billing-rules.md).
 
 - Drafts follow the usage: `invoices_draft(month=…)` creates or refreshes the draft of every
   customer with a plan in force, in a constant number of queries, and reports what needs
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -474,13 +474,31 @@ def _lock_customer(customer_id: int) -> Customer:
     return Customer.objects.select_for_update().get(pk=customer_id)
 
 
-def _finalize(invoice: Invoice, lines: list[InvoiceLine], *, series: str) -> None:
-    """Number, date, render and mark issued (inside the caller's transaction)."""
+def _finalize(
+    invoice: Invoice, lines: list[InvoiceLine], *, series: str, now: datetime | None = None
+) -> None:
+    """Number, date, render and mark issued (inside the caller's transaction).
+
+    `now`: the moment of issue, the present unless given (the demo issues its past months on
+    their day). Never in the future, never before the series' last issue: numbers and issue
+    dates go up together."""
     from .pdf import invoice_pdf
 
-    year = billing_today().year
+    year = billing_today(now).year
     sequence, number = _next_number(series, year)  # waits for any issue of the series in flight
-    now = timezone.now()  # read after the lock: numbers and issue dates go up together
+    if now is None:
+        now = timezone.now()  # read after the lock: numbers and issue dates go up together
+    elif (
+        now > timezone.now()
+        or Invoice.objects.filter(series=series, year=year, issued_at__gt=now).exists()
+    ):
+        raise InvoiceError(
+            _(
+                "%(number)s cannot be dated %(date)s: a document is dated today at the latest, "
+                "and not before the last one of its series."
+            )
+            % {"number": number, "date": date_format(billing_today(now), "DATE_FORMAT")}
+        )
     issue_date = billing_today(now)
     invoice.series, invoice.year, invoice.sequence, invoice.number = series, year, sequence, number
     invoice.issued_at = now
@@ -491,8 +509,12 @@ def _finalize(invoice: Invoice, lines: list[InvoiceLine], *, series: str) -> Non
     invoice.save()
 
 
-def invoice_issue(*, invoice: Invoice, today: date | None = None) -> Invoice:
-    """Issue a draft: recompute it, freeze it, number it, store its PDF; e-mail it after commit."""
+def invoice_issue(
+    *, invoice: Invoice, today: date | None = None, now: datetime | None = None
+) -> Invoice:
+    """Issue a draft: recompute it, freeze it, number it, store its PDF; e-mail it after commit.
+
+    `now`: the moment of issue, the present unless given (see _finalize)."""
     with transaction.atomic():
         customer = _lock_customer(invoice.customer_id)
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -501,7 +523,7 @@ def invoice_issue(*, invoice: Invoice, today: date | None = None) -> Invoice:
                 _("%(invoice)s is not a draft invoice: it cannot be issued.") % {"invoice": invoice}
             )
         month = Month.of(invoice.month)
-        today = today or billing_today()
+        today = today or billing_today(now)
         if month.next().first_day > today:
             raise InvoiceError(
                 _("%(month)s is not over: a month is invoiced once it has ended.")
@@ -536,15 +558,16 @@ def invoice_issue(*, invoice: Invoice, today: date | None = None) -> Invoice:
         invoice.save()  # still a draft: its lines may be replaced
         InvoiceLine.objects.filter(invoice=invoice).delete()
         InvoiceLine.objects.bulk_create(lines)
-        _finalize(invoice, lines, series=SERIES_INVOICE)
+        _finalize(invoice, lines, series=SERIES_INVOICE, now=now)
         transaction.on_commit(lambda: invoice_send(invoice_id=invoice.pk))
     return invoice
 
 
-def invoice_cancel(*, invoice: Invoice) -> Invoice:
+def invoice_cancel(*, invoice: Invoice, now: datetime | None = None) -> Invoice:
     """Cancel an issued invoice with a credit note (the same lines negated); returns the note.
 
     The month can then be invoiced again (month close makes a new draft, with any late chats).
+    `now`: the moment of issue of the credit note, the present unless given (see _finalize).
     """
     with transaction.atomic():
         _lock_customer(invoice.customer_id)
@@ -589,7 +612,7 @@ def invoice_cancel(*, invoice: Invoice) -> Invoice:
             for line in original.lines.all()
         ]
         InvoiceLine.objects.bulk_create(lines)
-        _finalize(note, lines, series=SERIES_CREDIT_NOTE)
+        _finalize(note, lines, series=SERIES_CREDIT_NOTE, now=now)
         original.status = InvoiceStatus.CANCELLED
         original.save(update_fields=["status"])
         transaction.on_commit(lambda: invoice_send(invoice_id=note.pk))

@@ -593,7 +593,7 @@ INVOICE_FROZEN_COLUMNS = (
 
 
 class Invoice(models.Model):
-    """A customer's invoice (or credit note) for one billing month (DOMAIN.md rules 7-9).
+    """A customer's invoice (or credit note) for one billing month (billing rules 7-9).
 
     A draft follows the usage and is recomputed at will; issuing gives it the next number of its
     series, freezes its lines, totals and both parties' legal details, and stores its PDF.

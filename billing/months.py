@@ -1,6 +1,6 @@
 """Billing months: small pure functions of calendar arithmetic.
 
-Warning: a billing month is a calendar month *in the billing time zone* (DOMAIN.md rule 1), not in
+Warning: a billing month is a calendar month *in the billing time zone* (billing rule 1), not in
 UTC. A chat at 2026-10-31T23:30:00Z happened on 1 November in Paris and counts in November, so the
 bounds of a month are local midnights converted to aware datetimes, and they are 23, 24 or 25 hours
 away from the neighbouring day when daylight saving changes. Never compute a month with

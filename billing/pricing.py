@@ -1,7 +1,7 @@
 """The pricing engine: plan terms + a month's usage -> a Statement. Pure: no ORM, no I/O.
 
 Every amount of money the portal shows (statement, report, invoice, PDF, CLI) is computed here, so
-they cannot disagree. The rules are DOMAIN.md's:
+they cannot disagree. The billing rules (docs/billing-rules.md):
 
 - overage points = max(0, points used - included points)              (rule 4)
 - each invoice line is quantity x unit price, rounded half up to the cent  (rule 5)

@@ -1,7 +1,7 @@
 """Selectors of the dealer's monthly Chatpoint report: what the page, the chart and the CSV show.
 
 Everything here reads; money comes from billing.pricing through usage.month_statement, the very
-statement the month's invoice is drawn from, so the report validates the invoice (DOMAIN.md rule
+statement the month's invoice is drawn from, so the report validates the invoice (billing rule
 10). Set-based: a fixed number of queries per page whatever the number of chats.
 """
 

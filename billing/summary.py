@@ -4,7 +4,7 @@ instead of every chat of the month (bench/report.py: 100,000 chats in a month).
 Two tables hold the chats that are not voided, whatever the invoices:
 - UsageDay: chats and points per customer, day (billing time zone), tariff and actor;
 - ContactMonth: for tariffs charged per engaged contact, each contact's first chat of the month
-  (the earliest, then the smallest id): the chat that costs its points (DOMAIN.md rule 2).
+  (the earliest, then the smallest id): the chat that costs its points (billing rule 2).
 
 They are written in the transaction that writes the chats: ingestion adds (summary_add, an
 additive upsert in one lock order), voiding recomputes the customer's months it touched

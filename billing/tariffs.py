@@ -1,4 +1,4 @@
-"""Tariffs in force on a day, and changes to them (DOMAIN.md rule 3: never retroactive)."""
+"""Tariffs in force on a day, and changes to them (billing rule 3: never retroactive)."""
 
 from __future__ import annotations
 

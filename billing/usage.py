@@ -89,7 +89,7 @@ def events_in_month(*, customer: Customer, month: Month):
 
     While the month's invoice is issued, they are the chats that invoice counted: received by the
     time it was issued and not voided before. Late chats, and chats voided since, change nothing
-    until a credit note cancels the invoice and the month is billed again (DOMAIN.md rules 8, 9).
+    until a credit note cancels the invoice and the month is billed again (billing rules 8, 9).
     Otherwise every chat not voided counts. The invoice's date is a subquery: still one query.
     """
     start, end = month.bounds(billing_tz())

@@ -138,8 +138,11 @@ LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365  # the dealer's choice is remembered fo
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 USE_I18N = True
 USE_TZ = True
+# Dates as our customers write them (config/formats/): English in day-month order, like the
+# French (30 November 2026, 30/11/2026), where Django's English is American.
+FORMAT_MODULE_PATH = ["config.formats"]
 
-# The billing time zone decides which month a chat belongs to (DOMAIN.md rule 1).
+# The billing time zone decides which month a chat belongs to (billing rule 1).
 BILLING_TIME_ZONE = env.str("BILLING_TIME_ZONE", default="Europe/Paris")
 TIME_ZONE = BILLING_TIME_ZONE
 
@@ -170,8 +173,14 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+# E-mail: EMAIL_URL (SMTP in production, e.g. smtp+tls://user:password@host:587). Without it,
+# development (DEBUG) writes each message to its own .eml file under var/mail/ (config/mail.py:
+# readable, the PDF kept, nothing floods the terminal); otherwise the console.
+if "EMAIL_URL" in env or not DEBUG:
+    vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+else:
+    EMAIL_BACKEND = "config.mail.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facturation@chatpoints.example")
 
 # The seller: printed on statements now, frozen on every invoice later.
@@ -187,7 +196,7 @@ SELLER = {
     "email": env.str("SELLER_EMAIL", default="facturation@chatpoints.example"),
 }
 
-# Invoices (DOMAIN.md rules 7-8). Numbers: one gapless series per year for invoices and one for
+# Invoices (billing rules 7-8). Numbers: one gapless series per year for invoices and one for
 # credit notes; the format receives the year and the number in the year.
 INVOICE_NUMBER_FORMAT = env.str("INVOICE_NUMBER_FORMAT", default="F{year}-{number:05d}")
 CREDIT_NOTE_NUMBER_FORMAT = env.str("CREDIT_NOTE_NUMBER_FORMAT", default="AV{year}-{number:05d}")

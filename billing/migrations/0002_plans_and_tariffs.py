@@ -1,4 +1,4 @@
-"""The four plans and the tariff table of DOMAIN.md, as loaded on day one.
+"""The four plans and the tariff table of docs/billing-rules.md, as loaded on day one.
 
 The first version of every tariff is effective from 2022-01-01, the date of the original pricing
 page; later changes are new TariffRate rows made in the admin.

@@ -1,4 +1,4 @@
-"""Issued invoices are final (DOMAIN.md rule 8), held by the database.
+"""Issued invoices are final (billing rule 8), held by the database.
 
 Once an invoice is no longer a draft, triggers refuse any change to what issuing froze
 (billing.models.INVOICE_FROZEN_COLUMNS), any status but issued -> cancelled, its deletion, and

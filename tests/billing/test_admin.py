@@ -184,7 +184,8 @@ def test_tariff_change_in_changelist_is_scheduled_and_never_retroactive(
     index = [t.code for t in page.context["cl"].result_list].index("test_drive")
     html = page.content.decode()
     assert re.search(rf'name="form-{index}-points_agent" value="70"', html)
-    assert re.search(rf'name="form-{index}-effective_from" value="{next_first.isoformat()}"', html)
+    shown = next_first.strftime("%d/%m/%Y")  # English in day-month order
+    assert re.search(rf'name="form-{index}-effective_from" value="{shown}"', html)
 
     # Never retroactive: stored chats keep their points, today costs 65, the new date 70.
     before.refresh_from_db()

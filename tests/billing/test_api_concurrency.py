@@ -15,7 +15,7 @@ from tests.factories import CustomerFactory, subscribe
 
 from .summary_check import assert_summary_matches_the_chats
 
-# The points of the DOMAIN.md table, written out here as the oracle (not read from the code).
+# The points of the billing rules' table, written out here as the oracle (not read from the code).
 POINTS = {
     ("test_drive", "agent"): 65,
     ("test_drive", "bot"): 40,

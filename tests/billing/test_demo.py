@@ -1,17 +1,32 @@
+import io
+import re
 from datetime import UTC, datetime
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
+from django.utils import translation
 
 from billing.demo import DEALERS, load_demo
-from billing.models import ChatEvent, Subscription, TariffRate
+from billing.management.commands import load_demo as load_demo_command
+from billing.models import ChatEvent, Invoice, Subscription, TariffRate
 from billing.months import Month
 from billing.usage import month_statement
 from customers.models import Customer
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _placeholder_pdfs(monkeypatch):
+    """The demo issues 46 documents the first time: a stand-in for WeasyPrint (0.5 s each).
+    What the PDFs say is read back in tests/billing/test_invoicing.py."""
+    monkeypatch.setattr(
+        "billing.pdf.invoice_pdf", lambda invoice, lines: f"%PDF-1.4 {invoice.number}".encode()
+    )
 
 
 def test_demo_data_is_idempotent_and_shows_every_plan():
@@ -57,9 +72,11 @@ def test_running_later_adds_only_the_new_chats():
     assert result["new_events"] == ChatEvent.objects.count() - before > 0
 
 
-def test_command_prints_the_logins(capsys):
-    call_command("load_demo")
+def test_command_prints_the_logins_and_both_addresses(capsys):
+    call_command("load_demo", "--url", "http://192.0.2.7:8001")
     out = capsys.readouterr().out
+    assert "Dealer portal:  http://192.0.2.7:8001/\n" in out
+    assert "Admin (staff):  http://192.0.2.7:8001/admin/\n" in out
     assert "login admin  password chatpoints-admin" in out
     dealer_logins = [dealer.login for dealer in DEALERS if dealer.login]
     assert len(dealer_logins) == 2
@@ -89,3 +106,107 @@ def test_a_tariff_staff_stopped_offering_is_skipped():
         tariff__code="mql_to_sql", occurred_at__gte=NOW + timedelta(days=1, hours=1)
     )
     assert not stopped.exists()
+
+
+# --- The past months invoiced --------------------------------------------------------------------
+
+
+def invoice_rows(client, user, code):
+    """(number, status text) of each row of the dealer's invoices page, in English."""
+    client.force_login(user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = client.get(reverse("portal:invoices", kwargs={"customer": code}))
+    assert response.status_code == 200
+    html = response.content.decode()
+    row = r'<th scope="row"[^>]*>([A-Z0-9-]+).*?class="status[^"]*">([^<]*)<'
+    rows = re.findall(row, html, re.S)
+    return [(number, " ".join(status.split())) for number, status in rows]
+
+
+def snapshot():
+    return list(
+        Invoice.objects.order_by("id").values_list(
+            "id", "customer__code", "month", "kind", "status", "number", "issued_at", "paid_on"
+        )
+    )
+
+
+def test_the_past_months_are_invoiced_once_and_the_current_month_stays_open(client, clock):
+    clock.now = NOW
+    first = load_demo(now=NOW)
+    # Six past months for 7 dealers, and for the 2 dealers with a login, a credit note and a new
+    # invoice of July (with the chats the platform reported late).
+    assert first["new_invoices"] == 6 * 7 + 2 * 2
+    assert not Invoice.objects.filter(month=Month(2026, 11).first_day).exists()
+    assert not Invoice.objects.filter(status="draft", customer__code__in=[d.code for d in DEALERS])
+    # What a dealer sees (the page in English, dates day-month), the newest month first.
+    user = get_user_model().objects.get(username="dupont")
+    rows = invoice_rows(client, user, "garage-dupont")
+    october, september, august, july_again, credit_note, july, june, may = rows
+    assert october[1] == "Due on 01/12/2026"  # issued on 1 November, 30 days
+    assert september[1] == "Paid on 21/10/2026"
+    assert august[1] == "Overdue since 01/10/2026"
+    assert credit_note == ("AV2026-00001", f"Cancels {july[0]}")
+    assert july[1] == "Cancelled by AV2026-00001"
+    assert july_again[1] == "Paid on 30/08/2026"  # issued again on 10 August
+    assert june[1] == "Paid on 21/07/2026" and may[1] == "Paid on 21/06/2026"
+    cancelled = Invoice.objects.get(number=july[0])
+    again = Invoice.objects.get(number=july_again[0])
+    assert again.points_used == cancelled.points_used + 3 * 65  # three late test drives
+    assert again.total > cancelled.total  # BASE: 250 points included, the rest is billed
+    lyon = get_user_model().objects.get(username="lyon")
+    assert [status.split()[0] for _, status in invoice_rows(client, lyon, "lyon-automobiles")] == [
+        "Due",
+        "Paid",
+        "Overdue",
+        "Paid",
+        "Cancels",
+        "Cancelled",
+        "Paid",
+        "Paid",
+    ]
+
+    # Run again (every `make run` does): nothing issued twice, nothing changed.
+    before = snapshot()
+    second = load_demo(now=NOW)
+    assert (second["new_events"], second["new_invoices"]) == (0, 0)
+    assert snapshot() == before
+
+    # A week later November is over: it is invoiced (due), nothing else changes.
+    clock.now = later = datetime(2026, 12, 4, 8, tzinfo=UTC)
+    third = load_demo(now=later)
+    assert third["new_invoices"] == 7
+    assert snapshot()[: len(before)] == before
+    november = Invoice.objects.get(customer__code="garage-dupont", month="2026-11-01")
+    assert (november.issued_at, november.paid_on) == (datetime(2026, 12, 1, 8, tzinfo=UTC), None)
+    assert invoice_rows(client, user, "garage-dupont")[0] == (november.number, "Due on 31/12/2026")
+
+
+def fake_load_demo(new_events, new_invoices):
+    return lambda: {
+        "customers": len(DEALERS),
+        "new_events": new_events,
+        "new_invoices": new_invoices,
+        "staff": ("admin", "chatpoints-admin"),
+        "dealers": [(d.login, d.code) for d in DEALERS if d.login],
+    }
+
+
+@pytest.mark.parametrize(
+    "events, invoices, expected",
+    [
+        (1, 1, "7 concessionnaires, 1 nouvel événement de chat, 1 facture ou avoir émis."),
+        (
+            17632,
+            46,
+            "7 concessionnaires, 17\N{NO-BREAK SPACE}632 nouveaux événements de chat, "
+            "46 factures et avoirs émis.",
+        ),
+    ],
+)
+def test_the_command_counts_in_good_french(monkeypatch, events, invoices, expected):
+    monkeypatch.setattr(load_demo_command, "load_demo", fake_load_demo(events, invoices))
+    out = io.StringIO()
+    with translation.override("fr"):
+        call_command("load_demo", stdout=out)
+    assert expected in out.getvalue()

@@ -52,7 +52,7 @@ def chats(code, tariff, actor, count, *, prefix=None, contact=None, day=15):
 
 
 def grow_3234(code="garage-dupont", **customer):
-    """A GROW customer who used 3,234 points in October 2026 (DOMAIN.md's worked example)."""
+    """A GROW customer who used 3,234 points in October 2026 (the billing rules' worked example)."""
     dealer = CustomerFactory(code=code, **customer)
     subscribe(dealer, "GROW", first_month=date(2026, 1, 1))
     events = chats(code, "test_drive", "agent", 48)  # 3,120
@@ -129,7 +129,7 @@ def test_the_same_month_in_english(today):
         "VAT 20.00 % €106.35",
         "Total incl. VAT €638.11",
         "3,234 points used = 3,000 included in plan Grow",
-        "Due date Dec. 3, 2026",
+        "Due date 3 December 2026",
     ):
         assert expected in text, expected
 

@@ -1,4 +1,4 @@
-"""DOMAIN.md's worked examples and rules, through the real pipeline:
+"""The worked examples and rules of docs/billing-rules.md, through the real pipeline:
 chats stored in the database -> usage selector -> pricing engine."""
 
 from datetime import UTC, date, datetime, timedelta

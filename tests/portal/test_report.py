@@ -1,4 +1,4 @@
-"""The monthly report: its totals equal the issued invoice's quantities and the CSV's (DOMAIN.md
+"""The monthly report: its totals equal the issued invoice's quantities and the CSV's (billing
 rule 10), the numbers on the page, the projection, the chart, the plan comparison, the list."""
 
 import csv
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 NBSP = "\N{NO-BREAK SPACE}"
 NNBSP = "\N{NARROW NO-BREAK SPACE}"
 
-# dupont's October, by hand from DOMAIN.md's table: every tariff and actor twice
+# dupont's October, by hand from the billing rules' table: every tariff and actor twice
 # (agents 7 × 65 + 2 × 45 = 545, bots 5 × 40 + 1 + 6 + 40 + 0 + 0 = 247: 2 × 792 = 1,584),
 # 3 contacts engaged by the team (7 chats, 3 × 2 = 6), a bot's test drive at 00:30 on 1 October
 # in Paris (+40), a quote request voided before the invoice (-65). Not counted: the late chat,
@@ -162,8 +162,8 @@ def test_the_month_in_progress_is_projected_from_the_pace_so_far(client, dealers
 
 
 def test_what_the_month_would_cost_on_each_plan(client, clock):
-    """DOMAIN.md's GROW month of 3,234 points, with the customer's own ENTERPRISE terms from an
-    earlier year: GROW is the cheapest."""
+    """The billing rules' GROW month of 3,234 points, with the customer's own ENTERPRISE terms from
+    an earlier year: GROW is the cheapest."""
     clock.now = datetime(2026, 11, 20, tzinfo=UTC)
     dealer = CustomerFactory(code="grand-groupe")
     subscribe(

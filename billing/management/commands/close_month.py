@@ -1,11 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from billing.errors import BillingError
 from billing.invoicing import invoices_draft, invoices_issue_month
+from billing.models import EmailStatus, Invoice
 from billing.months import Month
 from billing.templatetags.money import format_money
+from config.mail import mail_folder
 
 
 class Command(BaseCommand):
@@ -40,9 +43,24 @@ class Command(BaseCommand):
                 _("Already issued: %(customers)s.")
                 % {"customers": ", ".join(report.attention.issued)}
             )
-        for warning in report.attention.messages():
+        warnings = report.attention.messages()
+        for warning in warnings:
             self.stderr.write(_("Attention: %(warning)s") % {"warning": warning})
         if not issue:
+            self._summary(
+                parsed,
+                [
+                    self.style.SUCCESS(
+                        ngettext(
+                            "%(count)d draft ready to issue (close_month %(month)s --issue).",
+                            "%(count)d drafts ready to issue (close_month %(month)s --issue).",
+                            len(report.drafts),
+                        )
+                        % {"count": len(report.drafts), "month": parsed}
+                    ),
+                    *self._attention(warnings),
+                ],
+            )
             return
         try:
             issued, refused = invoices_issue_month(month=parsed)
@@ -59,8 +77,93 @@ class Command(BaseCommand):
             )
         for message in refused:
             self.stderr.write(_("Not issued: %(reason)s") % {"reason": message})
+        self._summary(parsed, self._issue_lines(issued, refused) + self._attention(warnings))
         if refused:
             raise CommandError(
                 _("%(count)d drafts not issued (listed above).") % {"count": len(refused)},
                 returncode=1,
             )
+
+    def _summary(self, month: Month, lines: list[str]) -> None:
+        """The command's result, last and set apart from everything printed before it."""
+        title = _("Month close: %(month)s") % {"month": month}
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING(f"== {title} =="))
+        for line in lines:
+            self.stdout.write(f"  {line}")
+
+    def _attention(self, warnings: list[str]) -> list[str]:
+        if not warnings:
+            return []
+        return [
+            self.style.WARNING(
+                ngettext(
+                    "%(count)d point needs attention (listed above).",
+                    "%(count)d points need attention (listed above).",
+                    len(warnings),
+                )
+                % {"count": len(warnings)}
+            )
+        ]
+
+    def _issue_lines(self, issued: list[Invoice], refused: list[str]) -> list[str]:
+        lines = []
+        if issued:
+            lines.append(
+                self.style.SUCCESS(
+                    ngettext(
+                        "%(count)d invoice issued: %(first)s.",
+                        "%(count)d invoices issued: %(first)s to %(last)s.",
+                        len(issued),
+                    )
+                    % {"count": len(issued), "first": issued[0].number, "last": issued[-1].number}
+                )
+            )
+        else:
+            lines.append(_("No invoice issued."))
+        if refused:
+            lines.append(
+                self.style.ERROR(
+                    ngettext(
+                        "%(count)d draft not issued (listed above).",
+                        "%(count)d drafts not issued (listed above).",
+                        len(refused),
+                    )
+                    % {"count": len(refused)}
+                )
+            )
+        # Issuing e-mails each invoice once it is committed: by now they are sent or failed.
+        statuses = [
+            status
+            for (status,) in Invoice.objects.filter(pk__in=[i.pk for i in issued]).values_list(
+                "email_status"
+            )
+        ]
+        sent = statuses.count(EmailStatus.SENT)
+        failed = statuses.count(EmailStatus.FAILED)
+        if sent:
+            lines.append(
+                self.style.SUCCESS(
+                    ngettext("%(count)d e-mail sent.", "%(count)d e-mails sent.", sent)
+                    % {"count": sent}
+                )
+            )
+            if mail_folder():
+                lines.append(
+                    _("Development: e-mails are written to %(path)s, one file each.")
+                    % {"path": mail_folder()}
+                )
+        if failed:
+            lines.append(
+                self.style.ERROR(
+                    ngettext(
+                        "%(count)d e-mail not sent: see the invoice in the admin and send it "
+                        "again from there.",
+                        "%(count)d e-mails not sent: see the invoices in the admin and send them "
+                        "again from there.",
+                        failed,
+                    )
+                    % {"count": failed}
+                )
+            )
+        return lines
