@@ -196,9 +196,9 @@ def report(request, customer: str, month: str):
     chat_filter = form.chat_filter()
     count, filtered_points = filtered_totals(data, chat_filter)
     paginator = _CountedPaginator(
-        month_chats(customer=customer, month=month, chat_filter=chat_filter).values_list(
-            *CHAT_ROW_FIELDS
-        ),
+        month_chats(
+            customer=customer, month=month, chat_filter=chat_filter, newest_first=True
+        ).values_list(*CHAT_ROW_FIELDS),
         CHATS_PER_PAGE,
         count=count,
     )
