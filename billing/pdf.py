@@ -11,7 +11,8 @@ from django.utils import translation
 from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from .models import Actor, Invoice, InvoiceKind, InvoiceLine
+from .labels import actor_label
+from .models import Invoice, InvoiceKind, InvoiceLine
 
 # Fonts are looked up once per process: later invoices render warm. WeasyPrint (Pango,
 # fontconfig) is not documented as thread-safe: one render at a time per process.
@@ -20,10 +21,9 @@ _RENDERING = threading.Lock()
 
 
 def invoice_context(invoice: Invoice, lines: list[InvoiceLine]) -> dict:
-    actors = dict(Actor.choices)
-    usage = [
-        {**line, "actor_label": actors.get(line["actor"], line["actor"])} for line in invoice.usage
-    ]
+    # People read labels (the tariff's description was frozen in the invoice's language at
+    # issue), never the codes: render in the invoice's language (invoice_html).
+    usage = [{**line, "actor_label": actor_label(line["actor"])} for line in invoice.usage]
     included_used = min(invoice.points_used, invoice.included_points)
     return {
         "invoice": invoice,

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_safe
 
 from .charts import gauge, points_chart
 from .errors import InvalidMonth
+from .labels import actor_label
 from .models import Actor, Category, InvoiceStatus, Tariff
 from .months import Month, billing_tz, current_month
 from .report import (
@@ -137,15 +138,6 @@ class ChatFilterForm(forms.Form):
             return ChatFilter()
         self.is_valid()
         return ChatFilter(**self.cleaned_data)
-
-
-def actor_label(actor: str) -> str:
-    labels = {
-        Actor.AGENT: _("Live-chat agent"),
-        Actor.BOT: _("Chatbot"),
-        Actor.TEAM: _("Your team"),
-    }
-    return str(labels.get(actor, actor))
 
 
 class _CountedPaginator(Paginator):

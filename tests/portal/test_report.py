@@ -3,8 +3,11 @@ rule 10), the numbers on the page, the projection, the chart, the plan compariso
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from html import unescape
+from html.parser import HTMLParser
 
 import pytest
 from django.db import connection
@@ -150,6 +153,97 @@ def test_an_engaged_contact_costs_its_points_on_its_first_chat_of_the_month(clie
         ("'+33600000001", 0),
         ("'+33600000002", 0),
     ]
+
+
+class _ReadText(HTMLParser):
+    """What a person reads on a page: its text, and the attributes shown or spoken (a phone
+    shows `data-label` before each value; screen readers read titles and ARIA labels)."""
+
+    SHOWN = ("title", "aria-label", "aria-valuetext", "alt", "placeholder", "data-label")
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self.cells, self._skip, self._cell = [], [], 0, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self._skip += tag in ("script", "style")
+        self.parts += [attrs[name] for name in self.SHOWN if attrs.get(name)]
+        if tag == "td" and attrs.get("data-label"):
+            self._cell = [attrs["data-label"], ""]
+            self.cells.append(self._cell)
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style")
+        if tag == "td":
+            self._cell = None
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+            if self._cell is not None:
+                self._cell[1] += data
+
+
+@pytest.mark.parametrize(
+    ("language", "labels"),
+    [
+        (
+            "fr",
+            {
+                "Tarif": "Contact engagé par mois (chats illimités)",
+                "Traité par": {"Agent de live chat", "Chatbot", "Votre équipe"},
+                "Catégorie": {"Messagerie", "Leads vente", "Après-vente", "Support", "Autre"},
+            },
+        ),
+        (
+            "en",
+            {
+                "Tariff": "Engaged contact per month (unlimited chats)",
+                "Handled by": {"Live-chat agent", "Chatbot", "Your team"},
+                "Category": {"Messaging", "Sales leads", "After-sales", "Support", "Other"},
+            },
+        ),
+    ],
+)
+def test_the_report_reads_labels_not_codes(client, dealers, language, labels):
+    """The breakdown, the list and its filters name tariffs by their description in the page's
+    language, actors and categories by translated labels: no code of the tariff table (the
+    codes stay in the CSV's code column and in the filters' URLs)."""
+    from billing.models import Actor, Category, Tariff
+
+    client.cookies["django_language"] = language
+    html = page(client, dealers["dupont"].user, actor="team").content.decode()
+    reader = _ReadText()
+    reader.feed(html)
+    text = " ".join(reader.parts)
+    tariff_column, actor_column, category_column = labels
+    engaged, actors, categories = labels.values()
+    cells = {}
+    for column, value in reader.cells:
+        cells.setdefault(column, set()).add(" ".join(value.split()))
+    # The breakdown (every tariff and actor of the month) and the team's chats.
+    descriptions = set(Tariff.objects.values_list(f"description_{language}", flat=True))
+    assert engaged in cells[tariff_column] <= descriptions
+    assert cells[actor_column] == actors
+    assert cells[category_column] == categories
+    # The filters.
+    assert set(text_options(html, "filter-actor")) > actors
+    assert set(text_options(html, "filter-category")) > categories
+    assert set(text_options(html, "filter-tariff")) > descriptions
+    # No code anywhere a person reads (nor hears).
+    for code in [*Tariff.objects.values_list("code", flat=True), *Category.values]:
+        assert not re.search(rf"(?<![\w-]){code}(?![\w-])", text), code
+    for code in Actor.values:
+        assert not any(code in values for values in cells.values()), code
+
+
+def text_options(html, select_id):
+    """The texts of a <select>'s options."""
+    select = html[html.index(f'id="{select_id}"') :]
+    select = select[: select.index("</select>")]
+    options = re.findall(r">([^<]*)</option>", select)
+    return [" ".join(unescape(option).split()) for option in options]
 
 
 def test_the_chart_adds_up_to_the_month(client, dealers):
