@@ -156,16 +156,23 @@ FITS = """() => {
 }"""
 
 
+@pytest.fixture
+def dupont_session(dealers, client):
+    """The session cookie of dupont, logged in (set up before the browser: the test's body,
+    run beside Playwright's loop, makes no database call of its own)."""
+    client.force_login(dealers["dupont"].user)
+    return client.cookies["sessionid"].value
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_the_plan_comparison_fits_a_laptop_and_the_report_a_phone(
-    removable_invoices, dealers, live_server, browser, client, language
+    removable_invoices, dupont_session, live_server, browser, language
 ):
     """At 1280 px the plan comparison fits its box, totals in sight (its French headers once
     made it 1,383 px wide in 1,098); on a 390 px phone the report does not scroll sideways."""
-    client.force_login(dealers["dupont"].user)
     cookies = [
-        {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url},
+        {"name": "sessionid", "value": dupont_session, "url": live_server.url},
         {"name": "django_language", "value": language, "url": live_server.url},
     ]
     url = f"{live_server.url}/dealers/garage-dupont/report/2026-10/"
