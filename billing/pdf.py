@@ -20,7 +20,8 @@ from django.utils import translation
 from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from .models import Actor, Invoice, InvoiceKind, InvoiceLine
+from .labels import actor_label
+from .models import Invoice, InvoiceKind, InvoiceLine
 from .usage import invoiced_vat
 
 logger = logging.getLogger(__name__)
@@ -32,10 +33,9 @@ _RENDERING = threading.Lock()
 
 
 def invoice_context(invoice: Invoice, lines: list[InvoiceLine]) -> dict:
-    actors = dict(Actor.choices)
-    usage = [
-        {**line, "actor_label": actors.get(line["actor"], line["actor"])} for line in invoice.usage
-    ]
+    # People read labels (the tariff's description was frozen in the invoice's language at
+    # issue), never the codes: render in the invoice's language (invoice_html).
+    usage = [{**line, "actor_label": actor_label(line["actor"])} for line in invoice.usage]
     included_used = min(invoice.points_used, invoice.included_points)
     return {
         "invoice": invoice,

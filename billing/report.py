@@ -383,8 +383,17 @@ class ChatFilter:
         )
 
 
-def month_chats(*, customer: Customer, month: Month, chat_filter: ChatFilter) -> QuerySet:
-    """The chats the month counts, oldest first, within the filter (a QuerySet to page)."""
+def month_chats(
+    *, customer: Customer, month: Month, chat_filter: ChatFilter, newest_first: bool = False
+) -> QuerySet:
+    """The chats the month counts within the filter (a QuerySet to page), oldest first, or
+    newest first as the report's list shows them (dealers look for their latest chats). Either
+    way a total order, the chats' time then their id, read along the customer-and-time index:
+    pages neither skip nor repeat a chat. The order changes no chat's points (chat_rows).
+
+    The CSV stays oldest first: a record of the month to sort in a spreadsheet, read from its
+    first day, whose stream charges each contact on the first of its chats it meets
+    (chat_rows_streamed), in constant memory."""
     events = events_in_month(customer=customer, month=month)
     if chat_filter.category:
         events = events.filter(tariff__category=chat_filter.category)
@@ -392,6 +401,8 @@ def month_chats(*, customer: Customer, month: Month, chat_filter: ChatFilter) ->
         events = events.filter(tariff__code=chat_filter.tariff)
     if chat_filter.actor:
         events = events.filter(actor=chat_filter.actor)
+    if newest_first:
+        return events.order_by("-occurred_at", "-id")
     return events.order_by("occurred_at", "id")
 
 
@@ -438,10 +449,11 @@ def chat_rows(
     first_chats: dict[tuple, datetime],
     from_summary: bool = False,
 ) -> list[ChatRow]:
-    """A page of `month_chats(...).values_list(*CHAT_ROW_FIELDS)` as ChatRows.
+    """A page of `month_chats(...).values_list(*CHAT_ROW_FIELDS)` as ChatRows, in either order.
 
     A chat charged per engaged contact costs the contact's points when it is the contact's
-    first chat of the month: the earliest, the smallest id among chats of the same moment.
+    first chat of the month: the earliest, the smallest id among chats of the same moment
+    (whatever page it is on: the page's order decides nothing).
     `first_chats` (from month_report) gives each contact's first moment; one small query (by
     the month index) settles the page's chats that happened at such a moment."""
     per_contact = set(_per_contact(tariffs))

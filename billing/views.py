@@ -27,6 +27,7 @@ from django.views.decorators.http import require_safe
 
 from .charts import gauge, points_chart
 from .errors import InvalidMonth
+from .labels import actor_label
 from .models import Actor, Category, InvoiceStatus, Tariff
 from .months import Month, billing_tz, current_month
 from .report import (
@@ -140,15 +141,6 @@ class ChatFilterForm(forms.Form):
         return ChatFilter(**self.cleaned_data)
 
 
-def actor_label(actor: str) -> str:
-    labels = {
-        Actor.AGENT: _("Live-chat agent"),
-        Actor.BOT: _("Chatbot"),
-        Actor.TEAM: _("Your team"),
-    }
-    return str(labels.get(actor, actor))
-
-
 class _CountedPaginator(Paginator):
     """A paginator told its count (from the month's aggregate): no COUNT(*) over the chats."""
 
@@ -197,9 +189,9 @@ def report(request, customer: str, month: str):
     chat_filter = form.chat_filter()
     count, filtered_points = filtered_totals(data, chat_filter)
     paginator = _CountedPaginator(
-        month_chats(customer=customer, month=month, chat_filter=chat_filter).values_list(
-            *CHAT_ROW_FIELDS
-        ),
+        month_chats(
+            customer=customer, month=month, chat_filter=chat_filter, newest_first=True
+        ).values_list(*CHAT_ROW_FIELDS),
         CHATS_PER_PAGE,
         count=count,
     )

@@ -145,3 +145,52 @@ def test_a_dealer_reads_the_report_and_downloads_the_invoice(
     assert f"Total TTC 402,84{NBSP}€".replace(NBSP, " ") in text.replace(NBSP, " ")
     assert [line for line in console if line.startswith(("error", "warning"))] == []
     context.close()
+
+
+FITS = """() => {
+  const table = document.querySelector('#plans');
+  const box = table.parentElement;
+  const total = table.querySelector('tbody tr:last-child td:last-child').getBoundingClientRect();
+  return {
+    table: table.scrollWidth,
+    box: box.clientWidth,
+    totalVisible: total.right <= box.getBoundingClientRect().right + 0.5,
+    page: document.documentElement.scrollWidth,
+    viewport: document.documentElement.clientWidth,
+  };
+}"""
+
+
+@pytest.fixture
+def dupont_session(dealers, client):
+    """The session cookie of dupont, logged in (set up before the browser: the test's body,
+    run beside Playwright's loop, makes no database call of its own)."""
+    client.force_login(dealers["dupont"].user)
+    return client.cookies["sessionid"].value
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_plan_comparison_fits_a_laptop_and_the_report_a_phone(
+    removable_invoices, dupont_session, live_server, browser, language
+):
+    """At 1280 px the plan comparison fits its box, totals in sight (its French headers once
+    made it 1,383 px wide in 1,098); on a 390 px phone the report does not scroll sideways."""
+    cookies = [
+        {"name": "sessionid", "value": dupont_session, "url": live_server.url},
+        {"name": "django_language", "value": language, "url": live_server.url},
+    ]
+    url = f"{live_server.url}/dealers/garage-dupont/report/2026-10/"
+    for width, height in ((1280, 900), (390, 844)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.add_cookies(cookies)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(url)
+        assert page.locator("html").get_attribute("lang") == language
+        fit = page.evaluate(FITS)
+        if width == 1280:
+            assert fit["table"] <= fit["box"], fit
+            assert fit["totalVisible"], fit
+        assert fit["page"] <= fit["viewport"], fit
+        context.close()

@@ -3,8 +3,11 @@ rule 10), the numbers on the page, the projection, the chart, the plan compariso
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from html import unescape
+from html.parser import HTMLParser
 
 import pytest
 from django.db import connection
@@ -121,19 +124,126 @@ def test_report_csv_and_issued_invoice_count_the_same(client, dealers):
 
 
 def test_an_engaged_contact_costs_its_points_on_its_first_chat_of_the_month(client, dealers):
+    """The page lists the latest chat first; each contact still costs its points on its first
+    chat of the month, the later ones listed at 0. The CSV keeps the month's order."""
     rows = page(client, dealers["dupont"].user, actor="team").context["rows"]
     first = [(row.contact, row.occurred_at.day, row.points) for row in rows]
     assert first == [
-        ("+33600000001", 2, 2),
-        ("+33600000001", 9, 0),
-        ("+33600000002", 9, 2),
-        ("+33600000003", 15, 2),
-        ("+33600000003", 16, 0),
-        ("+33600000001", 28, 0),
         ("+33600000002", 30, 0),
+        ("+33600000001", 28, 0),
+        ("+33600000003", 16, 0),
+        ("+33600000003", 15, 2),
+        ("+33600000002", 9, 2),  # same moment as the next one: the greater id first
+        ("+33600000001", 9, 0),
+        ("+33600000001", 2, 2),
+    ]
+    assert [row.contact_already_counted for row in rows] == [True, True, True] + [
+        False,
+        False,
+        True,
+        False,
     ]
     body = csv_rows(client, actor="team")[1:-1]
-    assert [int(row[6]) for row in body] == [2, 0, 2, 2, 0, 0, 0]
+    assert [(row[5], int(row[6])) for row in body] == [
+        ("'+33600000001", 2),
+        ("'+33600000001", 0),
+        ("'+33600000002", 2),
+        ("'+33600000003", 2),
+        ("'+33600000003", 0),
+        ("'+33600000001", 0),
+        ("'+33600000002", 0),
+    ]
+
+
+class _ReadText(HTMLParser):
+    """What a person reads on a page: its text, and the attributes shown or spoken (a phone
+    shows `data-label` before each value; screen readers read titles and ARIA labels)."""
+
+    SHOWN = ("title", "aria-label", "aria-valuetext", "alt", "placeholder", "data-label")
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self.cells, self._skip, self._cell = [], [], 0, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self._skip += tag in ("script", "style")
+        self.parts += [attrs[name] for name in self.SHOWN if attrs.get(name)]
+        if tag == "td" and attrs.get("data-label"):
+            self._cell = [attrs["data-label"], ""]
+            self.cells.append(self._cell)
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style")
+        if tag == "td":
+            self._cell = None
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+            if self._cell is not None:
+                self._cell[1] += data
+
+
+@pytest.mark.parametrize(
+    ("language", "labels"),
+    [
+        (
+            "fr",
+            {
+                "Tarif": "Contact engagé par mois (chats illimités)",
+                "Traité par": {"Agent de live chat", "Chatbot", "Votre équipe"},
+                "Catégorie": {"Messagerie", "Leads vente", "Après-vente", "Support", "Autre"},
+            },
+        ),
+        (
+            "en",
+            {
+                "Tariff": "Engaged contact per month (unlimited chats)",
+                "Handled by": {"Live-chat agent", "Chatbot", "Your team"},
+                "Category": {"Messaging", "Sales leads", "After-sales", "Support", "Other"},
+            },
+        ),
+    ],
+)
+def test_the_report_reads_labels_not_codes(client, dealers, language, labels):
+    """The breakdown, the list and its filters name tariffs by their description in the page's
+    language, actors and categories by translated labels: no code of the tariff table (the
+    codes stay in the CSV's code column and in the filters' URLs)."""
+    from billing.models import Actor, Category, Tariff
+
+    client.cookies["django_language"] = language
+    html = page(client, dealers["dupont"].user, actor="team").content.decode()
+    reader = _ReadText()
+    reader.feed(html)
+    text = " ".join(reader.parts)
+    tariff_column, actor_column, category_column = labels
+    engaged, actors, categories = labels.values()
+    cells = {}
+    for column, value in reader.cells:
+        cells.setdefault(column, set()).add(" ".join(value.split()))
+    # The breakdown (every tariff and actor of the month) and the team's chats.
+    descriptions = set(Tariff.objects.values_list(f"description_{language}", flat=True))
+    assert engaged in cells[tariff_column] <= descriptions
+    assert cells[actor_column] == actors
+    assert cells[category_column] == categories
+    # The filters.
+    assert set(text_options(html, "filter-actor")) > actors
+    assert set(text_options(html, "filter-category")) > categories
+    assert set(text_options(html, "filter-tariff")) > descriptions
+    # No code anywhere a person reads (nor hears).
+    for code in [*Tariff.objects.values_list("code", flat=True), *Category.values]:
+        assert not re.search(rf"(?<![\w-]){code}(?![\w-])", text), code
+    for code in Actor.values:
+        assert not any(code in values for values in cells.values()), code
+
+
+def text_options(html, select_id):
+    """The texts of a <select>'s options."""
+    select = html[html.index(f'id="{select_id}"') :]
+    select = select[: select.index("</select>")]
+    options = re.findall(r">([^<]*)</option>", select)
+    return [" ".join(unescape(option).split()) for option in options]
 
 
 def test_the_chart_adds_up_to_the_month(client, dealers):
@@ -280,6 +390,87 @@ def test_the_list_is_paginated_and_its_pages_add_up(client, clock):
     assert "Page 3 sur 3" in response.content.decode()
 
 
+@pytest.mark.parametrize("invoiced", [False, True], ids=["summary", "chats"])
+def test_the_list_shows_the_latest_chat_first(client, clock, invoiced):
+    """Page 1 opens on the month's latest chat; the pages go back in time without skipping or
+    repeating one (chats of the same moment: the greater id first). The CSV stays in the
+    month's order. Both readings of a month: the summary, and the chats of an invoiced month
+    that has a late chat."""
+    from billing.invoicing import invoice_issue, invoices_draft
+    from billing.models import ChatEvent, Invoice
+
+    clock.now = datetime(2026, 11, 2, tzinfo=UTC)
+    dealer = CustomerFactory(code="recent")
+    subscribe(dealer, "GROW", first_month=date(2026, 1, 1))
+    events = [
+        {
+            "id": f"r-{n:03d}",
+            "customer": "recent",
+            "tariff": "contact_engaged" if n % 3 == 0 else "crm_lead",
+            "actor": "team" if n % 3 == 0 else "bot",
+            "occurred_at": f"2026-10-{1 + n % 28:02d}T10:{n % 60:02d}:00+02:00",
+            **({"contact": f"+3360000000{n % 5}"} if n % 3 == 0 else {}),
+        }
+        for n in range(118)
+    ]
+    # The latest moment twice more (28 October 10:55 at +02:00 is r-055's).
+    latest = "2026-10-28T10:55:00+02:00"
+    events += [
+        {
+            "id": id_,
+            "customer": "recent",
+            "tariff": "crm_lead",
+            "actor": "bot",
+            "occurred_at": latest,
+        }
+        for id_ in ("r-118", "r-119")
+    ]
+    assert events_ingest(source="platform", events=events, now=clock.now).accepted == 120
+    if invoiced:
+        invoices_draft(month=OCTOBER)
+        invoice_issue(
+            invoice=Invoice.objects.get(customer=dealer, month=OCTOBER.first_day, status="draft")
+        )
+        clock.now = datetime(2026, 11, 5, tzinfo=UTC)
+        late = [{**events[1], "id": "late-1", "occurred_at": "2026-10-30T10:00:00+01:00"}]
+        assert events_ingest(source="platform", events=late, now=clock.now).late == 1
+    clock.now = datetime(2026, 11, 20, tzinfo=UTC)
+    user = UserFactory(username="recent")
+    dealer.accesses.create(user=user)
+
+    listed = []
+    for number in (1, 2, 3):
+        response = page(client, user, customer="recent", page=number)
+        assert response.context["report"].from_summary is not invoiced
+        listed += response.context["rows"]
+    ids = dict(ChatEvent.objects.filter(customer=dealer).values_list("external_id", "id"))
+    expected = sorted(
+        events,
+        key=lambda event: (datetime.fromisoformat(event["occurred_at"]), ids[event["id"]]),
+        reverse=True,
+    )
+    assert [row.external_id for row in listed] == [event["id"] for event in expected]
+    assert [row.external_id for row in listed[:3]] == ["r-119", "r-118", "r-055"]
+    html = page(client, user, customer="recent").content.decode()
+    first_row = html[html.index('<table class="data stack chats">') :].split("<tbody>")[1]
+    # 10:55 at +02:00 is 09:55 in Paris on 28 October (winter time since the 25th).
+    assert first_row.split("</tr>")[0].count("28/10/2026 09:55") == 1
+    # The rule of engaged contacts is the month's, not the page's: each of the 5 contacts
+    # costs 2 points once, on its first chat.
+    charged = [
+        row.external_id for row in listed if row.tariff.unit == "contact_month" and row.points
+    ]
+    firsts = {}
+    for event in reversed(expected):  # oldest first: the first one met per contact
+        if event["tariff"] == "contact_engaged":
+            firsts.setdefault(event["contact"], event["id"])
+    assert len(firsts) == 5
+    assert sorted(charged) == sorted(firsts.values())
+    assert sum(row.points for row in listed) == response.context["report"].points_used
+    body = csv_rows(client, customer="recent")[1:-1]
+    assert [row[8] for row in body] == [event["id"] for event in reversed(expected)]
+
+
 def test_the_report_reads_in_a_fixed_number_of_queries(client, dealers, clock):
     user = dealers["dupont"].user
     client.force_login(user)
@@ -371,12 +562,12 @@ def test_two_chats_with_a_contact_at_the_same_moment_cost_once(client, clock):
     user = UserFactory(username="instant")
     dealer.accesses.create(user=user)
     rows = page(client, user, customer="meme-instant").context["rows"]
-    assert [(row.external_id, row.points) for row in rows] == [
-        ("c", 2),
-        ("a", 0),  # stored in id order: "a" has the smaller primary key
-        ("b", 0),
-        ("d", 2),
+    assert [(row.external_id, row.points) for row in rows] == [  # newest first
         ("e", 0),
+        ("d", 2),
+        ("b", 0),
+        ("a", 0),  # stored in id order: "a" has the smaller primary key
+        ("c", 2),
     ]
     body = csv_rows(client, customer="meme-instant")[1:-1]
     assert [(row[8], int(row[6])) for row in body] == [
