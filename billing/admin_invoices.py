@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
 
 from .errors import BillingError
 from .invoicing import (
@@ -235,6 +236,10 @@ class InvoiceAdmin(admin.ModelAdmin):
     def has_cancel_permission(self, request):
         return request.user.has_perm("billing.cancel_invoice")
 
+    def has_send_permission(self, request):
+        # E-mailing a customer is part of issuing: viewing invoices is not enough.
+        return request.user.has_perm("billing.issue_invoice")
+
     def get_urls(self):
         return [
             path(
@@ -244,7 +249,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             ),
             path(
                 "<int:pk>/pdf/",
-                self.admin_site.admin_view(self.pdf_view),
+                self.admin_site.admin_view(require_safe(self.pdf_view)),
                 name="billing_invoice_pdf",
             ),
             *super().get_urls(),
@@ -319,7 +324,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             )
         return None
 
-    @admin.action(description=_("Send the e-mail again"))
+    @admin.action(description=_("Send the e-mail again"), permissions=["send"])
     def send_again(self, request, queryset):
         sent = failed = 0
         for invoice in queryset.exclude(status=InvoiceStatus.DRAFT):
