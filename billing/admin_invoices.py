@@ -103,7 +103,8 @@ class InvoiceAdmin(admin.ModelAdmin):
         "pdf_link",
     )
     list_filter = ("status", "kind", "email_status", InvoiceMonthFilter, "customer")
-    search_fields = ("=number", "=customer__code")
+    search_fields = ("number", "customer__code", "customer__legal_name")
+    search_help_text = _("A number, or a customer's code or name: all or part of it.")
     list_select_related = ("customer",)
     inlines = [InvoiceLineInline]
     actions = ["issue_drafts", "cancel_with_credit_note", "send_again", "record_payment"]

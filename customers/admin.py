@@ -66,6 +66,7 @@ class CustomerAdmin(admin.ModelAdmin):
     )
     list_filter = ("country", "language")
     search_fields = ("code", "legal_name", "vat_number", "siren", "billing_emails")
+    search_help_text = _("Code, name, VAT number, SIREN or billing e-mail: all or part of it.")
     inlines = [SubscriptionInline, CustomerAccessInline]
     readonly_fields = (
         "current_month_statement",
