@@ -3,6 +3,7 @@ from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Case, F, OuterRef, Subquery, Value, When, Window
 from django.db.models.functions import Lag, RowNumber
 from django.template.loader import render_to_string
@@ -20,6 +21,14 @@ from .usage import month_statement
 
 POINT_FIELDS = ("points_agent", "points_bot", "points_team")
 
+# No navigation column beside every page: the lists (chats, customers, tariffs) need the width
+# at 1440 px; the home page lists every section and the breadcrumbs lead back to it.
+admin.site.enable_nav_sidebar = False
+
+# Amounts and rates typed as the page's language writes them ("20,00" in French, as the lists
+# show them), not in the HTML number input's dotted form.
+LOCALIZED_DECIMALS = {models.DecimalField: {"localize": True}}
+
 
 # --- Plans -------------------------------------------------------------------------------------
 
@@ -33,15 +42,32 @@ class PlanAdmin(admin.ModelAdmin):
         "monthly_fee",
         "included_points",
         "price_per_extra_point",
-        "is_custom",
+        "custom_terms",
     )
     ordering = ("is_custom", "monthly_fee")
+    formfield_overrides = LOCALIZED_DECIMALS
+
+    @admin.display(description=_("custom terms"), ordering="is_custom")
+    def custom_terms(self, plan):
+        # Words, not Django's green and red icons: a plan with fixed terms is not a fault.
+        return gettext("set on each subscription") if plan.is_custom else gettext("no")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_fields(request, obj)
+        return ("code", "name_fr", "name_en", *self.get_readonly_fields(request, obj)[1:])
 
     def get_readonly_fields(self, request, obj=None):
         # A plan's terms price every month billed on it: changing them would change past
         # statements. A new price is a new plan, subscribed to from a month on.
         if obj is not None:
-            return ("code", "is_custom", "monthly_fee", "included_points", "price_per_extra_point")
+            return (
+                "code",
+                "custom_terms",
+                "monthly_fee",
+                "included_points",
+                "price_per_extra_point",
+            )
         return ()
 
     def has_delete_permission(self, request, obj=None):
@@ -111,6 +137,7 @@ class SubscriptionInline(admin.TabularInline):
     model = Subscription
     formset = SubscriptionFormSet
     extra = 0
+    formfield_overrides = LOCALIZED_DECIMALS
     fields = (
         "plan",
         "first_month",
@@ -254,6 +281,7 @@ class TariffAdmin(admin.ModelAdmin):
     form = TariffChangeForm
     list_display = (
         "code",
+        "label",
         "in_force_today",
         "points_agent",
         "points_bot",
@@ -285,6 +313,10 @@ class TariffAdmin(admin.ModelAdmin):
         ).order_by("-effective_from", "-id")
         today = {f"today_{name}": Subquery(current.values(name)[:1]) for name in POINT_FIELDS}
         return super().get_queryset(request).annotate(**today)
+
+    @admin.display(description=_("description"))
+    def label(self, tariff):
+        return tariff.description  # in the page's language
 
     @admin.display(description=_("in force today"))
     def in_force_today(self, tariff):

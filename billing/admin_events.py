@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -157,7 +158,7 @@ class ChatEventAdmin(admin.ModelAdmin):
     list_display = (
         "occurred_at",
         "customer_code",
-        "tariff",
+        "tariff_label",
         "actor",
         "contact",
         "points",
@@ -175,12 +176,25 @@ class ChatEventAdmin(admin.ModelAdmin):
     list_select_related = ("customer", "tariff")
     show_full_result_count = False
     list_per_page = 50
-    readonly_fields = ("points", "received_at", "late", "voided_at", "voided_by", "void_reason")
+    readonly_fields = (
+        "points",
+        "received_at",
+        "late_state",
+        "voided_at",
+        "voided_by",
+        "void_reason",
+    )
     actions = ["void_events"]
 
     @admin.display(description=_("customer"), ordering="customer__code")
     def customer_code(self, event):
         return event.customer.code
+
+    @admin.display(description=_("tariff"), ordering="tariff__code")
+    def tariff_label(self, event):
+        return format_html(
+            '{} <code class="code">{}</code>', event.tariff.description, event.tariff.code
+        )
 
     @admin.display(description=_("state"))
     def state(self, event):
@@ -219,6 +233,16 @@ class ChatEventAdmin(admin.ModelAdmin):
         if conditions:
             queryset = queryset.filter(*conditions)
         return queryset, False
+
+    @admin.display(description=_("late"))
+    def late_state(self, event):
+        # Words, not Django's red icon: a chat that is not late is the normal case.
+        if event.late:
+            return gettext("yes: its month's invoice was issued before it arrived")
+        return gettext("no")
+
+    def get_fields(self, request, obj=None):
+        return [name for name in super().get_fields(request, obj) if name != "late"]
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -30,6 +31,7 @@ from .models import EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatu
 from .months import Month, current_month
 from .months import today as billing_today
 from .templatetags.money import format_money
+from .usage import subscriptions_in_force
 
 
 def _party(details: dict, keys) -> str:
@@ -241,6 +243,12 @@ class InvoiceAdmin(admin.ModelAdmin):
         # E-mailing a customer is part of issuing: viewing invoices is not enough.
         return request.user.has_perm("billing.issue_invoice")
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        invoice = self.get_object(request, unquote(object_id))
+        if invoice is not None and invoice.kind == InvoiceKind.CREDIT_NOTE:
+            extra_context = {**(extra_context or {}), "title": gettext("View credit note")}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_urls(self):
         return [
             path(
@@ -422,11 +430,15 @@ class InvoiceAdmin(admin.ModelAdmin):
                     )
                 self._issue(request, drafts)
                 return redirect(url)
-        invoices = (
+        invoices = list(
             Invoice.objects.filter(month=month.first_day)
             .select_related("customer")
             .order_by("customer__code", "kind", "id")
         )
+        # The plan's name in the page's language (an invoice keeps it in its own language).
+        plans = {s.customer_id: s.plan.name for s in subscriptions_in_force(month=month)}
+        for invoice in invoices:
+            invoice.plan_label = plans.get(invoice.customer_id, invoice.plan_name)
         drafts = [invoice for invoice in invoices if invoice.status == InvoiceStatus.DRAFT]
         no_email = {i.customer_id for i in drafts if not i.customer.billing_email_list}
         context = {
