@@ -1,3 +1,5 @@
+import unicodedata
+
 from axes import admin as axes_admin
 from axes.models import AccessAttempt
 from django import forms
@@ -8,6 +10,7 @@ from django.db.models import Case, F, OuterRef, Subquery, Value, When, Window
 from django.db.models.functions import Lag, RowNumber
 from django.template.loader import render_to_string
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -355,10 +358,31 @@ class TariffAdmin(admin.ModelAdmin):
             )
 
 
+class TariffFilter(admin.RelatedFieldListFilter):
+    """Tariffs by their label in the page's language, with their code."""
+
+    def field_choices(self, field, request, model_admin):
+        choices = [(t.pk, tariff_label_text(t)) for t in Tariff.objects.all()]
+        return sorted(choices, key=lambda choice: _sort_key(choice[1]))
+
+
+def _sort_key(text: str) -> str:
+    """Alphabetical order as people expect it: É with E, in any case."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
+
+
+def tariff_label_text(tariff) -> str:
+    return f"{tariff.description} ({tariff.code})"
+
+
+def tariff_label_html(tariff) -> str:
+    return format_html('{} <code class="code">{}</code>', tariff.description, tariff.code)
+
+
 @admin.register(TariffRate)
 class TariffRateAdmin(admin.ModelAdmin):
     list_display = (
-        "tariff",
+        "tariff_label",
         "effective_from",
         "points_agent",
         "points_bot",
@@ -367,9 +391,13 @@ class TariffRateAdmin(admin.ModelAdmin):
         "changed_at",
         "cancelled_at",
     )
-    list_filter = ("tariff", ("cancelled_at", admin.EmptyFieldListFilter))
+    list_filter = (("tariff", TariffFilter), ("cancelled_at", admin.EmptyFieldListFilter))
     list_select_related = ("tariff", "changed_by")
     date_hierarchy = "effective_from"
+
+    @admin.display(description=_("tariff"), ordering="tariff__code")
+    def tariff_label(self, rate):
+        return tariff_label_html(rate.tariff)
 
     def has_add_permission(self, request):
         return False

@@ -11,13 +11,13 @@ from django.db.models import Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
 
+from .admin import TariffFilter, tariff_label_html
 from .errors import BillingError
 from .importing import InvalidCsv, events_import_csv, utf8_lines
 from .ingest import events_ingest, events_prepare, events_void, source_problem
@@ -166,7 +166,14 @@ class ChatEventAdmin(admin.ModelAdmin):
         "source",
         "state",
     )
-    list_filter = (BillingMonthFilter, BillingFilter, CountedFilter, "actor", "tariff", "customer")
+    list_filter = (
+        BillingMonthFilter,
+        BillingFilter,
+        CountedFilter,
+        "actor",
+        ("tariff", TariffFilter),
+        "customer",
+    )
     # Shows the search box; the search itself is get_search_results below.
     search_fields = ("external_id", "contact", "customer__code", "customer__legal_name")
     search_help_text = _(
@@ -192,9 +199,7 @@ class ChatEventAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("tariff"), ordering="tariff__code")
     def tariff_label(self, event):
-        return format_html(
-            '{} <code class="code">{}</code>', event.tariff.description, event.tariff.code
-        )
+        return tariff_label_html(event.tariff)
 
     @admin.display(description=_("state"))
     def state(self, event):
@@ -242,7 +247,14 @@ class ChatEventAdmin(admin.ModelAdmin):
         return gettext("no")
 
     def get_fields(self, request, obj=None):
-        return [name for name in super().get_fields(request, obj) if name != "late"]
+        fields = [name for name in super().get_fields(request, obj) if name != "late"]
+        if obj is not None:  # a stored chat is shown, never edited: its tariff by its label
+            fields = [("tariff_label" if name == "tariff" else name) for name in fields]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return (*readonly, "tariff_label") if obj is not None else readonly
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

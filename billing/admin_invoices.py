@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
@@ -27,7 +28,7 @@ from .invoicing import (
     invoice_send,
     invoices_draft,
 )
-from .models import EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from .models import Actor, EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from .months import Month, current_month
 from .months import today as billing_today
 from .templatetags.money import format_money
@@ -79,6 +80,7 @@ class InvoiceMonthFilter(admin.SimpleListFilter):
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
+    verbose_name_plural = _("lines")  # of an invoice or of a credit note
     fields = ("position", "description", "quantity", "unit_price", "amount")
     readonly_fields = fields
     can_delete = False
@@ -137,7 +139,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             },
         ),
         (_("Parties, as on the day of issue"), {"fields": (("seller_block", "buyer_block"),)}),
-        (_("Chatpoints detail"), {"fields": ("usage_table",)}),
+        (capfirst(_("Chatpoints detail")), {"fields": ("usage_table",)}),
         (
             _("Payment and e-mail"),
             {"fields": ("paid_on", ("email_status", "email_sent_at"), "email_error")},
@@ -190,7 +192,14 @@ class InvoiceAdmin(admin.ModelAdmin):
             return (
                 gettext("Copied when the invoice is issued.") if invoice.status == "draft" else "—"
             )
-        return render_to_string("admin/billing/invoice/usage.html", {"usage": invoice.usage})
+        lines = [
+            {
+                **line,
+                "actor": Actor(line["actor"]).label if line["actor"] in Actor else line["actor"],
+            }
+            for line in invoice.usage
+        ]
+        return render_to_string("admin/billing/invoice/usage.html", {"usage": lines})
 
     @admin.display(description=_("number"), ordering="number")
     def document(self, invoice):

@@ -301,9 +301,40 @@ def test_the_tariff_list_shows_each_label_beside_its_code(client, staff):
         assert tariff.description_en.replace("'", "&#x27;") in english
 
 
-def test_the_chat_list_shows_the_tariff_label_beside_its_code(client, a_row_everywhere):
+def test_the_chat_pages_show_the_tariff_label_beside_its_code(client, a_row_everywhere):
+    label = 'Rendez-vous pour un essai <code class="code">test_drive</code>'
     html = page(client, reverse("admin:billing_chatevent_changelist"))
-    assert "Rendez-vous pour un essai" in html and "test_drive" in html
+    assert label in html
+    assert "Rendez-vous pour un essai (test_drive)</a>" in html  # the tariff filter
+    event = ChatEvent.objects.get(external_id="c1")
+    assert label in page(client, reverse("admin:billing_chatevent_change", args=[event.pk]))
+    english = page(client, reverse("admin:billing_tariffrate_changelist"), "en")
+    assert 'Test drive appointment <code class="code">test_drive</code>' in english
+    assert "Test drive appointment (test_drive)</a>" in english
+
+
+def test_an_invoice_names_the_actors_in_the_page_language(client, a_row_everywhere):
+    customer = a_row_everywhere
+    invoice = _issued(
+        customer,
+        date(2026, 9, 1),
+        "F2026-00009",
+        usage=[
+            {
+                "tariff": "test_drive",
+                "description": "Rendez-vous pour un essai",
+                "category": "sales_leads",
+                "actor": "bot",
+                "chats": 2,
+                "points": 80,
+                "contacts": 0,
+            }
+        ],
+    )
+    html = page(client, reverse("admin:billing_invoice_change", args=[invoice.pk]))
+    assert "<td>chatbot</td>" in html and "<td>bot</td>" not in html
+    assert '"fieldset-heading">Détail des Chatpoints</h2>' in html
+    assert re.search(r">\s*Lignes\s*<", html)
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
