@@ -90,7 +90,9 @@ def demo_like_rows():
     )
 
 
-@pytest.mark.django_db(transaction=True)
+# The browser talks to a live server thread: the data must be committed. serialized_rollback
+# brings back what the migrations load (plans, tariffs), as the other browser test expects.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_lists_fit_1440_px(browser, live_server, client):
     demo_like_rows()
     boss = UserFactory(username="boss", is_staff=True, is_superuser=True)
