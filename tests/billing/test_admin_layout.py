@@ -31,14 +31,22 @@ def browser(settings):
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    # The server's request threads close their connections after each request.
     max_age = connection.settings_dict.get("CONN_MAX_AGE", 0)
     connection.settings_dict["CONN_MAX_AGE"] = 0
     try:
         with sync_playwright() as playwright:
+            # The test's code runs inside Playwright's event loop, with a connection of its own:
+            # another browser test may have ended it (it ends the server's leftover ones).
+            if connection.connection is not None and not connection.is_usable():
+                connection.close()
             chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             yield chromium
             chromium.close()
+            connection.close()  # the one the test's code used, in Playwright's loop
         if connection.vendor == "postgresql":
+            # A request thread of the live server can leave its connection open: end it, or
+            # the test database cannot be dropped afterwards.
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
