@@ -192,12 +192,9 @@ class InvoiceAdmin(admin.ModelAdmin):
             return (
                 gettext("Copied when the invoice is issued.") if invoice.status == "draft" else "—"
             )
+        actors = dict(Actor.choices)  # each actor's name in the page's language
         lines = [
-            {
-                **line,
-                "actor": Actor(line["actor"]).label if line["actor"] in Actor else line["actor"],
-            }
-            for line in invoice.usage
+            {**line, "actor": actors.get(line["actor"], line["actor"])} for line in invoice.usage
         ]
         return render_to_string("admin/billing/invoice/usage.html", {"usage": lines})
 
