@@ -1,10 +1,16 @@
+import unicodedata
+
+from axes import admin as axes_admin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Case, F, OuterRef, Subquery, Value, When, Window
 from django.db.models.functions import Lag, RowNumber
 from django.template.loader import render_to_string
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +26,14 @@ from .usage import month_statement
 
 POINT_FIELDS = ("points_agent", "points_bot", "points_team")
 
+# No navigation column beside every page: the lists (chats, customers, tariffs) need the width
+# at 1440 px; the home page lists every section and the breadcrumbs lead back to it.
+admin.site.enable_nav_sidebar = False
+
+# Amounts and rates typed as the page's language writes them ("20,00" in French, as the lists
+# show them), not in the HTML number input's dotted form.
+LOCALIZED_DECIMALS = {models.DecimalField: {"localize": True}}
+
 
 # --- Plans -------------------------------------------------------------------------------------
 
@@ -33,15 +47,32 @@ class PlanAdmin(admin.ModelAdmin):
         "monthly_fee",
         "included_points",
         "price_per_extra_point",
-        "is_custom",
+        "custom_terms",
     )
     ordering = ("is_custom", "monthly_fee")
+    formfield_overrides = LOCALIZED_DECIMALS
+
+    @admin.display(description=_("custom terms"), ordering="is_custom")
+    def custom_terms(self, plan):
+        # Words, not Django's green and red icons: a plan with fixed terms is not a fault.
+        return gettext("set on each subscription") if plan.is_custom else gettext("no")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_fields(request, obj)
+        return ("code", "name_fr", "name_en", *self.get_readonly_fields(request, obj)[1:])
 
     def get_readonly_fields(self, request, obj=None):
         # A plan's terms price every month billed on it: changing them would change past
         # statements. A new price is a new plan, subscribed to from a month on.
         if obj is not None:
-            return ("code", "is_custom", "monthly_fee", "included_points", "price_per_extra_point")
+            return (
+                "code",
+                "custom_terms",
+                "monthly_fee",
+                "included_points",
+                "price_per_extra_point",
+            )
         return ()
 
     def has_delete_permission(self, request, obj=None):
@@ -111,6 +142,7 @@ class SubscriptionInline(admin.TabularInline):
     model = Subscription
     formset = SubscriptionFormSet
     extra = 0
+    formfield_overrides = LOCALIZED_DECIMALS
     fields = (
         "plan",
         "first_month",
@@ -259,6 +291,7 @@ class TariffAdmin(admin.ModelAdmin):
     form = TariffChangeForm
     list_display = (
         "code",
+        "label",
         "in_force_today",
         "points_agent",
         "points_bot",
@@ -290,6 +323,10 @@ class TariffAdmin(admin.ModelAdmin):
         ).order_by("-effective_from", "-id")
         today = {f"today_{name}": Subquery(current.values(name)[:1]) for name in POINT_FIELDS}
         return super().get_queryset(request).annotate(**today)
+
+    @admin.display(description=_("description"))
+    def label(self, tariff):
+        return tariff.description  # in the page's language
 
     @admin.display(description=_("in force today"))
     def in_force_today(self, tariff):
@@ -328,10 +365,31 @@ class TariffAdmin(admin.ModelAdmin):
             )
 
 
+class TariffFilter(admin.RelatedFieldListFilter):
+    """Tariffs by their label in the page's language, with their code."""
+
+    def field_choices(self, field, request, model_admin):
+        choices = [(t.pk, tariff_label_text(t)) for t in Tariff.objects.all()]
+        return sorted(choices, key=lambda choice: _sort_key(choice[1]))
+
+
+def _sort_key(text: str) -> str:
+    """Alphabetical order as people expect it: É with E, in any case."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
+
+
+def tariff_label_text(tariff) -> str:
+    return f"{tariff.description} ({tariff.code})"
+
+
+def tariff_label_html(tariff) -> str:
+    return format_html('{} <code class="code">{}</code>', tariff.description, tariff.code)
+
+
 @admin.register(TariffRate)
 class TariffRateAdmin(admin.ModelAdmin):
     list_display = (
-        "tariff",
+        "tariff_label",
         "effective_from",
         "points_agent",
         "points_bot",
@@ -340,9 +398,13 @@ class TariffRateAdmin(admin.ModelAdmin):
         "changed_at",
         "cancelled_at",
     )
-    list_filter = ("tariff", ("cancelled_at", admin.EmptyFieldListFilter))
+    list_filter = (("tariff", TariffFilter), ("cancelled_at", admin.EmptyFieldListFilter))
     list_select_related = ("tariff", "changed_by")
     date_hierarchy = "effective_from"
+
+    @admin.display(description=_("tariff"), ordering="tariff__code")
+    def tariff_label(self, rate):
+        return tariff_label_html(rate.tariff)
 
     def has_add_permission(self, request):
         return False
@@ -352,6 +414,30 @@ class TariffRateAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Login lock-outs (django-axes' own admin) --------------------------------------------------
+
+
+class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+    """django-axes' admin, whose clean-up action deletes attempts without asking for any
+    permission: here it needs the permission to delete them, like every action of the admin."""
+
+    @admin.action(
+        description=axes_admin.AccessAttemptAdmin.cleanup_expired_attempts.short_description,
+        permissions=["delete"],
+    )
+    def cleanup_expired_attempts(self, request, queryset):
+        # Axes reads the time of the login attempt being handled, which an admin request is
+        # not: without it the action fails. "Now" is the moment expiry is measured from.
+        if getattr(request, "axes_attempt_time", None) is None:
+            request.axes_attempt_time = None
+        return super().cleanup_expired_attempts(request, queryset)
+
+
+if admin.site.is_registered(AccessAttempt):
+    admin.site.unregister(AccessAttempt)
+    admin.site.register(AccessAttempt, AccessAttemptAdmin)
 
 
 from . import admin_events, admin_invoices  # noqa: E402, F401  (chat events, CSV import, API tokens, invoices)

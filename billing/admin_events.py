@@ -6,12 +6,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.db.models import Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from customers.models import Customer
+
+from .admin import TariffFilter, tariff_label_html
 from .errors import BillingError
 from .importing import InvalidCsv, events_import_csv, utf8_lines
 from .ingest import events_ingest, events_prepare, events_void, source_problem
@@ -21,6 +27,24 @@ from .tokens import api_token_create, api_token_revoke
 from .usage import events_unbilled
 
 REFUSED_SHOWN = 500  # refused rows listed on the import page (all are counted)
+
+# The distinct sources of the stored chats, skipping through the (source, id) unique index from
+# one source to the next: a few index probes, however many chats there are.
+_SOURCES_SQL = """
+WITH RECURSIVE sources (source) AS (
+    SELECT min(source) FROM billing_chatevent
+    UNION ALL
+    SELECT (SELECT min(e.source) FROM billing_chatevent e WHERE e.source > sources.source)
+    FROM sources WHERE sources.source IS NOT NULL
+)
+SELECT source FROM sources WHERE source IS NOT NULL
+"""
+
+
+def event_sources() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(_SOURCES_SQL)
+        return [row[0] for row in cursor.fetchall()]
 
 
 class BillingMonthFilter(admin.SimpleListFilter):
@@ -134,7 +158,7 @@ class ChatEventAdmin(admin.ModelAdmin):
     list_display = (
         "occurred_at",
         "customer_code",
-        "tariff",
+        "tariff_label",
         "actor",
         "contact",
         "points",
@@ -142,24 +166,95 @@ class ChatEventAdmin(admin.ModelAdmin):
         "source",
         "state",
     )
-    list_filter = (BillingMonthFilter, BillingFilter, CountedFilter, "actor", "tariff", "customer")
-    search_fields = ("=external_id", "=contact", "=customer__code")
+    list_filter = (
+        BillingMonthFilter,
+        BillingFilter,
+        CountedFilter,
+        "actor",
+        ("tariff", TariffFilter),
+        "customer",
+    )
+    # Shows the search box; the search itself is get_search_results below.
+    search_fields = ("external_id", "contact", "customer__code", "customer__legal_name")
+    search_help_text = _(
+        "A customer's code or name, or part of it; a chat's exact id; else a contact, exactly."
+    )
     date_hierarchy = "occurred_at"
     list_select_related = ("customer", "tariff")
     show_full_result_count = False
     list_per_page = 50
-    readonly_fields = ("points", "received_at", "late", "voided_at", "voided_by", "void_reason")
+    readonly_fields = (
+        "points",
+        "received_at",
+        "late_state",
+        "voided_at",
+        "voided_by",
+        "void_reason",
+    )
     actions = ["void_events"]
 
     @admin.display(description=_("customer"), ordering="customer__code")
     def customer_code(self, event):
         return event.customer.code
 
+    @admin.display(description=_("tariff"), ordering="tariff__code")
+    def tariff_label(self, event):
+        return tariff_label_html(event.tariff)
+
     @admin.display(description=_("state"))
     def state(self, event):
         if event.voided_at:
             return gettext("voided")
         return gettext("late") if event.late else ""
+
+    def get_search_results(self, request, queryset, search_term):
+        """Each word finds the chats of the customers whose code or legal name contains it (in
+        any case), or the chat with exactly that id; a word that is neither is a contact, exactly.
+
+        The table holds millions of chats: every part of the search uses an index. The matching
+        customers are looked up first, in their own table, and their chats found by the
+        customer index; an id is looked up as (source, id), the unique index, among the few
+        sources there are. A contact has no index of its own: it is only searched when the word
+        is no customer and no chat id (narrowed by the other filters, e.g. a customer)."""
+        sources = None
+        conditions = []
+        for bit in smart_split(search_term):
+            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+                bit = unescape_string_literal(bit)
+            customers = list(
+                Customer.objects.filter(Q(code__icontains=bit) | Q(legal_name__icontains=bit))
+                .order_by()
+                .values_list("pk", flat=True)
+            )
+            if sources is None:
+                sources = event_sources()
+            by_id = Q(source__in=sources, external_id=bit)
+            if customers:
+                conditions.append(Q(customer_id__in=customers) | by_id)
+            elif ChatEvent.objects.filter(by_id).exists():
+                conditions.append(by_id)
+            else:
+                conditions.append(Q(contact=bit))
+        if conditions:
+            queryset = queryset.filter(*conditions)
+        return queryset, False
+
+    @admin.display(description=_("late"))
+    def late_state(self, event):
+        # Words, not Django's red icon: a chat that is not late is the normal case.
+        if event.late:
+            return gettext("yes: its month's invoice was issued before it arrived")
+        return gettext("no")
+
+    def get_fields(self, request, obj=None):
+        fields = [name for name in super().get_fields(request, obj) if name != "late"]
+        if obj is not None:  # a stored chat is shown, never edited: its tariff by its label
+            fields = [("tariff_label" if name == "tariff" else name) for name in fields]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return (*readonly, "tariff_label") if obj is not None else readonly
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

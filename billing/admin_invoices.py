@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -14,8 +15,10 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
 
 from .errors import BillingError
 from .invoicing import (
@@ -25,10 +28,11 @@ from .invoicing import (
     invoice_send,
     invoices_draft,
 )
-from .models import EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from .models import Actor, EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from .months import Month, current_month
 from .months import today as billing_today
 from .templatetags.money import format_money
+from .usage import subscriptions_in_force
 
 
 def _party(details: dict, keys) -> str:
@@ -76,6 +80,7 @@ class InvoiceMonthFilter(admin.SimpleListFilter):
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
+    verbose_name_plural = _("lines")  # of an invoice or of a credit note
     fields = ("position", "description", "quantity", "unit_price", "amount")
     readonly_fields = fields
     can_delete = False
@@ -102,7 +107,8 @@ class InvoiceAdmin(admin.ModelAdmin):
         "pdf_link",
     )
     list_filter = ("status", "kind", "email_status", InvoiceMonthFilter, "customer")
-    search_fields = ("=number", "=customer__code")
+    search_fields = ("number", "customer__code", "customer__legal_name")
+    search_help_text = _("A number, or a customer's code or name: all or part of it.")
     list_select_related = ("customer",)
     inlines = [InvoiceLineInline]
     actions = ["issue_drafts", "cancel_with_credit_note", "send_again", "record_payment"]
@@ -133,7 +139,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             },
         ),
         (_("Parties, as on the day of issue"), {"fields": (("seller_block", "buyer_block"),)}),
-        (_("Chatpoints detail"), {"fields": ("usage_table",)}),
+        (capfirst(_("Chatpoints detail")), {"fields": ("usage_table",)}),
         (
             _("Payment and e-mail"),
             {"fields": ("paid_on", ("email_status", "email_sent_at"), "email_error")},
@@ -186,7 +192,11 @@ class InvoiceAdmin(admin.ModelAdmin):
             return (
                 gettext("Copied when the invoice is issued.") if invoice.status == "draft" else "—"
             )
-        return render_to_string("admin/billing/invoice/usage.html", {"usage": invoice.usage})
+        actors = dict(Actor.choices)  # each actor's name in the page's language
+        lines = [
+            {**line, "actor": actors.get(line["actor"], line["actor"])} for line in invoice.usage
+        ]
+        return render_to_string("admin/billing/invoice/usage.html", {"usage": lines})
 
     @admin.display(description=_("number"), ordering="number")
     def document(self, invoice):
@@ -235,6 +245,16 @@ class InvoiceAdmin(admin.ModelAdmin):
     def has_cancel_permission(self, request):
         return request.user.has_perm("billing.cancel_invoice")
 
+    def has_send_permission(self, request):
+        # E-mailing a customer is part of issuing: viewing invoices is not enough.
+        return request.user.has_perm("billing.issue_invoice")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        invoice = self.get_object(request, unquote(object_id))
+        if invoice is not None and invoice.kind == InvoiceKind.CREDIT_NOTE:
+            extra_context = {**(extra_context or {}), "title": gettext("View credit note")}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_urls(self):
         return [
             path(
@@ -244,7 +264,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             ),
             path(
                 "<int:pk>/pdf/",
-                self.admin_site.admin_view(self.pdf_view),
+                self.admin_site.admin_view(require_safe(self.pdf_view)),
                 name="billing_invoice_pdf",
             ),
             *super().get_urls(),
@@ -319,7 +339,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             )
         return None
 
-    @admin.action(description=_("Send the e-mail again"))
+    @admin.action(description=_("Send the e-mail again"), permissions=["send"])
     def send_again(self, request, queryset):
         sent = failed = 0
         for invoice in queryset.exclude(status=InvoiceStatus.DRAFT):
@@ -416,11 +436,15 @@ class InvoiceAdmin(admin.ModelAdmin):
                     )
                 self._issue(request, drafts)
                 return redirect(url)
-        invoices = (
+        invoices = list(
             Invoice.objects.filter(month=month.first_day)
             .select_related("customer")
             .order_by("customer__code", "kind", "id")
         )
+        # The plan's name in the page's language (an invoice keeps it in its own language).
+        plans = {s.customer_id: s.plan.name for s in subscriptions_in_force(month=month)}
+        for invoice in invoices:
+            invoice.plan_label = plans.get(invoice.customer_id, invoice.plan_name)
         drafts = [invoice for invoice in invoices if invoice.status == InvoiceStatus.DRAFT]
         no_email = {i.customer_id for i in drafts if not i.customer.billing_email_list}
         context = {

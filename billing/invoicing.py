@@ -27,6 +27,7 @@ from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from customers.models import Customer
 
@@ -650,6 +651,28 @@ def invoice_mark_paid(*, invoice: Invoice, paid_on: date) -> Invoice:
 
 # --- E-mail ---------------------------------------------------------------------------------------
 
+# "of October 2026", one string per month: French elides "de" before a vowel (d'avril, d'août,
+# d'octobre, but de mars), which a translated "of %(month)s" could not do.
+_OF_MONTH = (
+    pgettext_lazy("of a month", "of January %(year)d"),
+    pgettext_lazy("of a month", "of February %(year)d"),
+    pgettext_lazy("of a month", "of March %(year)d"),
+    pgettext_lazy("of a month", "of April %(year)d"),
+    pgettext_lazy("of a month", "of May %(year)d"),
+    pgettext_lazy("of a month", "of June %(year)d"),
+    pgettext_lazy("of a month", "of July %(year)d"),
+    pgettext_lazy("of a month", "of August %(year)d"),
+    pgettext_lazy("of a month", "of September %(year)d"),
+    pgettext_lazy("of a month", "of October %(year)d"),
+    pgettext_lazy("of a month", "of November %(year)d"),
+    pgettext_lazy("of a month", "of December %(year)d"),
+)
+
+
+def of_month(day: date) -> str:
+    """The month of `day` after "of", in the active language: "d'octobre 2026"."""
+    return str(_OF_MONTH[day.month - 1]) % {"year": day.year}
+
 
 def invoice_send(*, invoice_id: int) -> Invoice:
     """E-mail an issued invoice or credit note (its stored PDF) to the customer's billing
@@ -671,11 +694,11 @@ def invoice_send(*, invoice_id: int) -> Invoice:
                 }
                 body = _(
                     "Hello,\n\nPlease find attached credit note %(number)s, which cancels "
-                    "invoice %(original)s for %(month)s.\n\n%(seller)s"
+                    "invoice %(original)s %(of_month)s.\n\n%(seller)s"
                 ) % {
                     "number": invoice.number,
                     "original": invoice.credited_invoice.number,
-                    "month": month,
+                    "of_month": of_month(invoice.month),
                     "seller": invoice.seller.get("legal_name", ""),
                 }
             else:
@@ -684,11 +707,11 @@ def invoice_send(*, invoice_id: int) -> Invoice:
                     "month": month,
                 }
                 body = _(
-                    "Hello,\n\nPlease find attached invoice %(number)s for your Chatpoints of "
-                    "%(month)s: %(total)s including VAT, due on %(due)s.\n\n%(seller)s"
+                    "Hello,\n\nPlease find attached invoice %(number)s for your Chatpoints "
+                    "%(of_month)s: %(total)s including VAT, due on %(due)s.\n\n%(seller)s"
                 ) % {
                     "number": invoice.number,
-                    "month": month,
+                    "of_month": of_month(invoice.month),
                     "total": format_money(invoice.total),
                     "due": date_format(invoice.due_date, "DATE_FORMAT"),
                     "seller": invoice.seller.get("legal_name", ""),

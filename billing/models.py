@@ -437,8 +437,9 @@ class ChatEvent(models.Model):
         default=False,
         db_default=False,
         help_text=_(
-            "Received after its month's invoice was issued: the issued invoice does not count it "
-            "(DOMAIN.md rule 9)."
+            "Received after its month's invoice was issued: that invoice does not count it. It is "
+            "kept, and counts if the invoice is cancelled by a credit note and the month invoiced "
+            "again."
         ),
     )
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)

@@ -5,10 +5,11 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
+from django.utils.text import capfirst
+from django.utils.translation import get_language, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from billing.admin import SubscriptionInline, render_statement
+from billing.admin import LOCALIZED_DECIMALS, SubscriptionInline, render_statement
 from billing.models import ChatEvent, Subscription
 from billing.months import current_month
 from billing.usage import customer_attention
@@ -26,14 +27,16 @@ class CustomerAccessInline(admin.TabularInline):
 class CustomerForm(forms.ModelForm):
     """Accepts a SIREN or VAT number typed with spaces or dots, as people write them."""
 
+    # Declared here (to accept spaces and dots): the label is capitalised as Django does for
+    # the model's own fields.
     siren = forms.CharField(
-        label=_("SIREN"),
+        label=capfirst(_("SIREN")),
         required=False,
         max_length=20,
         help_text=_("For a French company: 9 digits."),
     )
     vat_number = forms.CharField(
-        label=_("VAT number"),
+        label=capfirst(_("VAT number")),
         required=False,
         max_length=30,
         help_text=_("Intra-EU VAT number, if any."),
@@ -53,6 +56,7 @@ class CustomerForm(forms.ModelForm):
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     form = CustomerForm
+    formfield_overrides = LOCALIZED_DECIMALS
     list_display = (
         "code",
         "legal_name",
@@ -62,10 +66,11 @@ class CustomerAdmin(admin.ModelAdmin):
         "vat_rate",
         "language",
         "late_chats",
-        "dealer_report",
+        "report_link",
     )
     list_filter = ("country", "language")
     search_fields = ("code", "legal_name", "vat_number", "siren", "billing_emails")
+    search_help_text = _("Code, name, VAT number, SIREN or billing e-mail: all or part of it.")
     inlines = [SubscriptionInline, CustomerAccessInline]
     readonly_fields = (
         "current_month_statement",
@@ -103,7 +108,8 @@ class CustomerAdmin(admin.ModelAdmin):
             Q(last_month__isnull=True) | Q(last_month__gte=first_day),
             customer=OuterRef("pk"),
             first_month__lte=first_day,
-        ).values("plan__code")[:1]
+        )
+        name = "plan__name_en" if (get_language() or "fr").startswith("en") else "plan__name_fr"
         late = (
             ChatEvent.objects.filter(customer=OuterRef("pk"), late=True, voided_at__isnull=True)
             .order_by()
@@ -114,7 +120,11 @@ class CustomerAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(plan_code=Subquery(in_force), late_count=Coalesce(Subquery(late), 0))
+            .annotate(
+                plan_code=Subquery(in_force.values("plan__code")[:1]),
+                plan_label=Subquery(in_force.values(name)[:1]),  # in the page's language
+                late_count=Coalesce(Subquery(late), 0),
+            )
         )
 
     @admin.display(description=_("late chats"), ordering="late_count")
@@ -167,7 +177,16 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("plan this month"), ordering="plan_code")
     def plan_in_force(self, customer):
-        return customer.plan_code or "—"
+        return customer.plan_label or "—"
+
+    @admin.display(description=_("dealer report"))
+    def report_link(self, customer):
+        """The dealer's report, as a short link for the list."""
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>',
+            reverse("portal:report_index", kwargs={"customer": customer.code}),
+            pgettext("link to the dealer report", "Report"),
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False  # a customer's chats and statements are kept for ever

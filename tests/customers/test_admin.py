@@ -279,8 +279,8 @@ def test_customer_changelist_shows_plan_in_force_this_month(staff):
     }
     html = response.content.decode()
     assert html.count('<td class="field-plan_in_force">—</td>') == 2
-    assert html.count('<td class="field-plan_in_force">SCALE</td>') == 1
-    assert html.count('<td class="field-plan_in_force">ENTERPRISE</td>') == 1
+    assert html.count('<td class="field-plan_in_force">Évolutif</td>') == 1  # in French
+    assert html.count('<td class="field-plan_in_force">Entreprise</td>') == 1
 
 
 def test_customer_changelist_queries_do_not_grow_with_customers(staff, django_assert_num_queries):
@@ -298,9 +298,9 @@ def test_customer_changelist_queries_do_not_grow_with_customers(staff, django_as
 
     html = response.content.decode()
     assert len(response.context["cl"].result_list) == 10
-    assert html.count('<td class="field-plan_in_force">BASE</td>') == 4  # 0, 3, 6, 9
-    assert html.count('<td class="field-plan_in_force">GROW</td>') == 3
-    assert html.count('<td class="field-plan_in_force">SCALE</td>') == 3
+    assert html.count('<td class="field-plan_in_force">Basique</td>') == 4  # 0, 3, 6, 9
+    assert html.count('<td class="field-plan_in_force">Croissance</td>') == 3
+    assert html.count('<td class="field-plan_in_force">Évolutif</td>') == 3
 
 
 # --- subscriptions inline ---------------------------------------------------------------------
