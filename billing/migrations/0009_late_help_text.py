@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0008_only_a_credit_note_cancels'),
+        ("billing", "0008_only_a_credit_note_cancels"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='chatevent',
-            name='late',
-            field=models.BooleanField(db_default=False, default=False, help_text="Received after its month's invoice was issued: that invoice does not count it. It is kept, and counts if the invoice is cancelled by a credit note and the month invoiced again.", verbose_name='late'),
+            model_name="chatevent",
+            name="late",
+            field=models.BooleanField(
+                db_default=False,
+                default=False,
+                help_text="Received after its month's invoice was issued: that invoice does not count it. It is kept, and counts if the invoice is cancelled by a credit note and the month invoiced again.",
+                verbose_name="late",
+            ),
         ),
     ]
