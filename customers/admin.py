@@ -14,7 +14,13 @@ from billing.models import ChatEvent, Subscription
 from billing.months import current_month
 from billing.usage import customer_attention
 
-from .models import Customer, CustomerAccess, normalize_siren, normalize_vat_number
+from .models import (
+    Customer,
+    CustomerAccess,
+    VatTreatment,
+    normalize_siren,
+    normalize_vat_number,
+)
 
 
 class CustomerAccessInline(admin.TabularInline):
@@ -63,7 +69,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "city",
         "country",
         "plan_in_force",
-        "vat_rate",
+        "vat",
         "language",
         "late_chats",
         "report_link",
@@ -126,6 +132,15 @@ class CustomerAdmin(admin.ModelAdmin):
                 late_count=Coalesce(Subquery(late), 0),
             )
         )
+
+    @admin.display(description=_("VAT"))
+    def vat(self, customer):
+        """The VAT its months get now (billing.vat's decision), not the stored domestic rate."""
+        decision = customer.vat_decision()
+        rate = f"{number_format(decision.rate, 2)} %"
+        if decision.treatment == VatTreatment.STANDARD:
+            return rate
+        return f"{rate}, {VatTreatment(decision.treatment).label}"
 
     @admin.display(description=_("late chats"), ordering="late_count")
     def late_chats(self, customer):

@@ -639,3 +639,26 @@ def test_exchanging_months_between_subscriptions_asks_for_two_steps(staff):
         .order_by("first_month")
         .values_list("plan__code", "first_month")
     ) == [("GROW", m[0]), ("SCALE", m[2])]
+
+
+def test_customer_changelist_shows_the_vat_the_months_get_not_the_stored_rate(staff):
+    CustomerFactory(code="a-paris")
+    CustomerFactory(
+        code="b-brussels",
+        country="BE",
+        vat_number="BE0123456749",
+        postal_code="1000",
+        city="Bruxelles",
+    )
+    CustomerFactory(code="c-geneva", country="CH", postal_code="1201", city="Genève")
+
+    html = staff.get(reverse("admin:customers_customer_changelist")).content.decode()
+
+    cells = [
+        cell.split("</td>")[0] for cell in html.split('<td class="field-vat">')[1:]
+    ]  # in code order
+    assert cells == [
+        "20,00 %",
+        "0,00 %, autoliquidation (entreprise de l&#x27;UE)",
+        f"0,00 %, hors UE{NBSP}: pas de TVA française",
+    ]
