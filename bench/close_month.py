@@ -82,8 +82,8 @@ SMOKE_REPEAT, SMOKE_PDF_REPEAT = 2, 1
 PDF_WARMUP = 2  # PDFs rendered before the timed ones (fonts, stylesheets, templates)
 
 
-# The hand-written twin of billing.usage.usage_rows (the month close's one aggregate): every chat
-# of the month not voided, per customer, tariff and actor. What the database alone costs.
+# The hand-written twin of billing.usage.selectors.usage_rows (the month close's one aggregate):
+# every chat of the month not voided, per customer, tariff and actor. What the database alone costs.
 FLOOR_SQL = """
 SELECT customer_id, tariff_id, actor,
        count(*),
@@ -254,8 +254,8 @@ def create_customers(counts, rng):
 def offered_kinds(book, day_starts):
     """Every (tariff, actor) on offer, weighted like the demo's mix (1 for the others), with its
     points on each day of the month (TariffBook: the version in force on the day)."""
-    from billing.demo import MIX
     from billing.errors import TariffNotOffered
+    from billing.management.demo import MIX
     from billing.models import Actor, Tariff, Unit
 
     weights = {(code, actor): weight for code, actor, weight in MIX}
@@ -277,8 +277,8 @@ def generate(conn) -> float:
     """Customers, subscriptions and TOTAL_EVENTS chat events (COPY), then VACUUM ANALYZE."""
     from django.db import transaction
 
+    from billing.catalog.tariffs import TariffBook
     from billing.months import Month, billing_tz
-    from billing.tariffs import TariffBook
 
     started = time.perf_counter()
     rng = random.Random(SEED)
@@ -440,9 +440,10 @@ def check_drafts(first_day, floor_rows, per_contact, expected: int) -> dict[int,
 
 
 def spot_check(first_day, month, customers) -> list[str]:
-    """A few drafts' net totals against billing.usage.month_statement() (another code path)."""
+    """A few drafts' net totals against billing.usage.selectors.month_statement() (another code
+    path)."""
     from billing.models import Invoice, InvoiceKind, InvoiceStatus
-    from billing.usage import month_statement
+    from billing.usage.selectors import month_statement
 
     notes = []
     for customer in customers:
@@ -494,7 +495,7 @@ def measure_drafts(repeat: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from billing.invoicing import invoices_draft
+    from billing.invoicing.drafts import invoices_draft
     from billing.models import Tariff, Unit
     from billing.months import Month, billing_tz
     from customers.models import Customer
@@ -613,9 +614,9 @@ def measure_pdf(customer_id: int, repeat: int) -> dict:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from billing.invoicing import invoice_issue
+    from billing.invoicing.issue import invoice_issue
+    from billing.invoicing.pdf import invoice_html, invoice_pdf
     from billing.models import Invoice, InvoiceKind, InvoiceStatus
-    from billing.pdf import invoice_html, invoice_pdf
 
     draft = Invoice.objects.get(
         customer_id=customer_id,
@@ -623,7 +624,7 @@ def measure_pdf(customer_id: int, repeat: int) -> dict:
         kind=InvoiceKind.INVOICE,
         status=InvoiceStatus.DRAFT,
     )
-    static = str(settings.BASE_DIR / "static")  # as billing.pdf renders it
+    static = str(settings.BASE_DIR / "static")  # as billing.invoicing.pdf renders it
     with transaction.atomic():
         began = time.perf_counter()
         invoice = invoice_issue(invoice=draft, today=ISSUE_TODAY)

@@ -12,7 +12,7 @@ each run, with 60 dealers created through the model (benchdb.customers_create). 
 writes a CSV file of that many valid chats (under var/bench/, kept for the next run), imports it
 with the command in a child process and prints the rows per second and the child's peak resident
 memory (from wait4): the import streams, so the peak must not grow with the file. Every row must
-be stored, and the usage summary (billing/summary.py) must count exactly the chats stored.
+be stored, and the usage summary (billing/usage/summary.py) must count exactly the chats stored.
 """
 
 from __future__ import annotations

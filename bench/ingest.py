@@ -16,7 +16,7 @@ run, and migrated.
    unless --port), warms every worker up with a few batches from another source, then
    `--clients` processes post the batches at once; the time is from the start signal to the last
    answer. Every answer must be a 200, the table must then hold exactly the events sent, and the
-   usage summary (billing/summary.py) count exactly those chats: the chats and the summary are
+   usage summary (billing/usage/summary.py) count exactly those chats: the chats and the summary are
    emptied together before each run. After the last run the summary must equal its rebuild from
    the chats (`summary_rebuild()`), row for row.
 3. The floor: the same rows, already priced, written by `--clients` processes with a plain
@@ -80,7 +80,7 @@ COLUMNS = (
     "late",
 )
 # The tables a run empties: the chats, the usage summary written in the same transaction as
-# them (billing/summary.py), and the floor's copy.
+# them (billing/usage/summary.py), and the floor's copy.
 RUN_TABLES = "billing_chatevent, billing_usageday, billing_contactmonth, bench_copy_floor"
 
 
@@ -97,9 +97,9 @@ def setup(url: str, total: int, batch: int):
     setup_django(url, ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="0")
     from django.db import connection
 
+    from billing.catalog.tariffs import TariffBook
     from billing.models import Actor, Plan, Subscription, Tariff
-    from billing.tariffs import TariffBook
-    from billing.tokens import api_token_create
+    from billing.usage.tokens import api_token_create
     from customers.models import Customer
 
     migrate()
@@ -398,7 +398,7 @@ def check_summary_rebuild() -> str:
     from django.db import connection, transaction
 
     from billing.models import ContactMonth, UsageDay
-    from billing.summary import summary_rebuild
+    from billing.usage.summary import summary_rebuild
 
     def snapshot():
         days = set(

@@ -139,8 +139,8 @@ def local_days(tz):
 def offered_kinds(book, days):
     """Every (tariff, actor) on offer, weighted like the demo's mix (1 for the others), with its
     points on each day (TariffBook: the version in force on the day)."""
-    from billing.demo import MIX
     from billing.errors import TariffNotOffered
+    from billing.management.demo import MIX
     from billing.models import Actor, Tariff, Unit
 
     weights = {(code, actor): weight for code, actor, weight in MIX}
@@ -260,8 +260,8 @@ def generate(conn) -> float:
     VACUUM ANALYZE."""
     from django.db import transaction
 
+    from billing.catalog.tariffs import TariffBook
     from billing.months import Month, billing_tz
-    from billing.tariffs import TariffBook
 
     started = time.perf_counter()
     rng = random.Random(SEED)
@@ -366,7 +366,7 @@ def generate(conn) -> float:
     with conn.cursor() as cursor:
         for _drop, create in recreate:
             cursor.execute(create)
-    from billing.summary import summary_rebuild
+    from billing.usage.summary import summary_rebuild
 
     summary_rebuild()  # the chats went in by COPY, not through ingestion: sum them once
     print(f"  summary built ({time.perf_counter() - started:.1f} s)", flush=True)

@@ -12,9 +12,10 @@ run generates 2,000,000 chat events over 200 customers and 12 months, 100,000 of
 target customer in the target month, loaded with COPY; later runs reuse them (--rebuild drops the
 database and starts again).
 
-It then times `billing.usage.month_statement()` (plan in force, tariffs, one GROUP BY, pricing)
-and the same aggregate written by hand and fetched with a plain psycopg cursor (the floor), checks
-that both give the same numbers, and prints the medians, p95s and their ratio (target <= 1.5).
+It then times `billing.usage.selectors.month_statement()` (plan in force, tariffs, one GROUP BY,
+pricing) and the same aggregate written by hand and fetched with a plain psycopg cursor (the
+floor), checks that both give the same numbers, and prints the medians, p95s and their ratio
+(target <= 1.5).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ SMOKE = {
 SMOKE_REPEAT, SMOKE_WARMUP = 5, 1
 
 
-# The hand-written twin of the ORM query of billing.usage.month_usage (same joins, same
+# The hand-written twin of the ORM query of billing.usage.selectors.month_usage (same joins, same
 # aggregates, same grouping): what the database alone costs.
 FLOOR_SQL = """
 SELECT e.tariff_id, e.actor,
@@ -182,7 +183,7 @@ def generate(conn) -> float:
     tz = billing_tz()
     tariffs = {t.code: t for t in Tariff.objects.all()}
     kinds, weights = [], []
-    from billing.demo import MIX  # the demo's mix of chats: (tariff, actor, weight)
+    from billing.management.demo import MIX  # the demo's mix of chats: (tariff, actor, weight)
 
     for code, actor, weight in MIX:
         points = getattr(tariffs[code], f"points_{actor}")
@@ -301,7 +302,7 @@ def percentile(samples, fraction):
 def explain(conn, customer, month, start, end, per_contact):
     from django.test.utils import CaptureQueriesContext
 
-    from billing.usage import month_usage
+    from billing.usage.selectors import month_usage
 
     with CaptureQueriesContext(conn) as captured:
         month_usage(customer=customer, month=month)
@@ -323,7 +324,7 @@ def measure(repeat: int, warmup: int, show_plans: bool) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from billing.months import Month, billing_tz
-    from billing.usage import month_statement
+    from billing.usage.selectors import month_statement
     from customers.models import Customer
 
     month = Month(TARGET_YEAR, TARGET_MONTH)

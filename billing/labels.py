@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from .models import Actor
+from billing.models import Actor
 
 
 def actor_label(actor: str) -> str:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
-from .errors import InvalidMonth
+from billing.errors import InvalidMonth
 
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 FIRST_YEAR, LAST_YEAR = 2000, 2999  # the years billing can be about

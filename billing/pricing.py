@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from .vat import STANDARD, VatDecision
+from billing.vat import STANDARD, VatDecision
 
 CENT = Decimal("0.01")
 PRICE_PER_POINT_QUANTUM = Decimal("0.0001")

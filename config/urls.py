@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
-from billing.api import api
+from billing.usage.api import api
 
 # Login, logout and password reset for dealers, with the portal's own templates (the admin keeps
 # its own login page and password change).
@@ -41,5 +41,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("accounts/", include(accounts)),
-    path("", include("billing.urls")),
+    path("", include("billing.portal.urls")),
 ]

@@ -5,11 +5,45 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
-from billing.ingest import chat_event_record
-from billing.models import Plan, Subscription
+from billing.models import ChatEvent, Plan, Subscription
+from billing.usage.store import events_ingest
+from billing.usage.validate import InvalidChatEvent
 from customers.models import Customer
 
 _event_ids = itertools.count(1)
+
+
+def chat_event_record(
+    *,
+    source: str,
+    external_id: str,
+    customer: Customer,
+    tariff_code: str,
+    actor: str,
+    occurred_at: datetime.datetime,
+    contact: str = "",
+    metadata: dict | None = None,
+    now: datetime.datetime | None = None,
+) -> ChatEvent:
+    """Store one chat through `events_ingest`, as the API would.
+
+    Raises InvalidChatEvent for the first field refused; an event already received with the same
+    content is returned as it is.
+    """
+    event = {
+        "id": external_id,
+        "customer": customer.code,
+        "tariff": tariff_code,
+        "actor": actor,
+        "contact": contact or None,
+        "occurred_at": occurred_at.isoformat(),
+        "meta": metadata or None,
+    }
+    result = events_ingest(source=source, events=[event], now=now)
+    if result.rejected:
+        name, message = next(iter(result.rejected[0].errors.items()))
+        raise InvalidChatEvent(name, message)
+    return ChatEvent.objects.get(source=source, external_id=external_id)
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):

@@ -11,7 +11,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
 from django.test import Client
 
-from billing.tokens import api_token_create
+from billing.usage.tokens import api_token_create
 
 pytestmark = pytest.mark.postgres
 

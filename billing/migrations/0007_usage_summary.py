@@ -6,9 +6,9 @@ from django.db import migrations, models
 
 
 def summary_from_the_chats(apps, schema_editor):
-    # The chats stored so far, summed (billing.summary; the tables are new, nothing else
+    # The chats stored so far, summed (billing.usage.summary; the tables are new, nothing else
     # writes them yet).
-    from billing.summary import summary_rebuild
+    from billing.usage.summary import summary_rebuild
 
     summary_rebuild()
 

@@ -2,7 +2,7 @@
 the database (DOMAIN.md rule 8; the model says so too: billing.models.Invoice.save).
 
 - An invoice becomes `cancelled` (by an update, or inserted so) only when an issued credit note
-  referencing it exists: billing.invoicing.invoice_cancel issues the note first, then cancels
+  referencing it exists: billing.invoicing.issue.invoice_cancel issues the note first, then cancels
   the invoice, in one transaction.
 - PostgreSQL: TRUNCATE of billing_invoice, billing_invoiceline or billing_invoicesequence (also
   through TRUNCATE … CASCADE from the customers) is refused, unless the session has set

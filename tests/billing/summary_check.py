@@ -1,7 +1,7 @@
 """Shared by tests: the summary kept as chats arrive equals the one rebuilt from the chats."""
 
 from billing.models import ContactMonth, UsageDay
-from billing.summary import summary_rebuild
+from billing.usage.summary import summary_rebuild
 
 
 def summary_rows():

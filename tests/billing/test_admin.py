@@ -10,10 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from billing.ingest import InvalidChatEvent
+from billing.catalog.tariffs import change_day, tariff_change
 from billing.models import ChatEvent, Plan, Tariff, TariffRate
 from billing.months import billing_tz, current_month, today
-from billing.tariffs import change_day, tariff_change
+from billing.usage.validate import InvalidChatEvent
 from tests.factories import CustomerFactory, record, subscribe
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}

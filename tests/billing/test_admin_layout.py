@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-from billing.ingest import events_ingest, events_void
 from billing.models import ChatEvent
+from billing.usage.store import events_ingest, events_void
 from tests.factories import CustomerFactory, UserFactory, enterprise_terms, subscribe
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

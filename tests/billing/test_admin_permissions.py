@@ -16,11 +16,11 @@ from django.core import mail
 from django.test import RequestFactory
 from django.urls import reverse
 
-from billing.ingest import events_ingest
-from billing.invoicing import invoices_draft
+from billing.invoicing.drafts import invoices_draft
 from billing.models import ApiToken, ChatEvent, Invoice
 from billing.months import Month
-from billing.tokens import api_token_create
+from billing.usage.store import events_ingest
+from billing.usage.tokens import api_token_create
 from tests.factories import CustomerFactory, UserFactory, subscribe
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ from django.db import connection
 from django.test import RequestFactory
 from django.urls import reverse
 
-from billing.admin_events import event_sources
-from billing.ingest import events_ingest
+from billing.admin.events import event_sources
 from billing.models import ChatEvent, Invoice
+from billing.usage.store import events_ingest
 from customers.models import Customer
 from tests.factories import CustomerFactory, UserFactory, issued_invoice, subscribe
 

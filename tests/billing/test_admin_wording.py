@@ -15,10 +15,11 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import translation
 
-from billing.ingest import events_ingest
-from billing.invoicing import invoice_send, invoices_draft, of_month
+from billing.invoicing.drafts import invoices_draft
+from billing.invoicing.emails import invoice_send, of_month
 from billing.models import ChatEvent, Invoice, Plan, Tariff
 from billing.months import Month
+from billing.usage.store import events_ingest
 from customers.models import Customer
 from tests.factories import CustomerFactory, UserFactory, subscribe
 

@@ -10,9 +10,9 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from billing.ingest import MAX_BATCH
 from billing.models import ApiToken, ChatEvent
-from billing.tokens import api_token_authenticate, api_token_create
+from billing.usage.tokens import api_token_authenticate, api_token_create
+from billing.usage.validate import MAX_BATCH
 from tests.factories import CustomerFactory, UserFactory, subscribe
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from billing.models import ChatEvent
-from billing.tokens import api_token_create
+from billing.usage.tokens import api_token_create
 from tests.factories import CustomerFactory, subscribe
 
 from .summary_check import assert_summary_matches_the_chats
@@ -105,7 +105,7 @@ def test_eight_clients_posting_overlapping_shuffled_batches_store_each_event_onc
     assert ChatEvent.objects.count() == len(events)
     oracle = sum(POINTS[(event["tariff"], event["actor"])] for event in events)
     assert sum(ChatEvent.objects.values_list("points", flat=True)) == oracle
-    # The batches also summed them for the reports (billing.summary), each once.
+    # The batches also summed them for the reports (billing.usage.summary), each once.
     assert_summary_matches_the_chats()
 
 

@@ -9,10 +9,10 @@ import pytest
 from django.db import OperationalError, connection
 from django.test import Client
 
-from billing import ingest
-from billing.api import MAX_BODY_BYTES, MAX_BODY_VALUES, json_values
-from billing.ingest import MAX_BATCH, MAX_META_BYTES
 from billing.models import ChatEvent
+from billing.usage import store as ingest
+from billing.usage.api import MAX_BODY_BYTES, MAX_BODY_VALUES, json_values
+from billing.usage.validate import MAX_BATCH, MAX_META_BYTES
 
 from .test_api import URL, dealer, event, post, token  # noqa: F401 (fixtures)
 

@@ -19,7 +19,7 @@ from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from billing.models import ChatEvent
-from billing.tokens import api_token_create
+from billing.usage.tokens import api_token_create
 from tests.factories import CustomerFactory, subscribe
 
 with override_settings(ALLOWED_HOSTS=["localhost"]):

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from django.core.management import call_command
 
-from billing.ingest import events_ingest
+from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, subscribe
 from tests.test_mail import development_mail_settings
 

@@ -5,7 +5,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from billing.errors import BillingError
-from billing.invoicing import invoice_cancel
+from billing.invoicing.issue import invoice_cancel
 from billing.models import Invoice, InvoiceLine, InvoiceSequence
 from customers.models import Customer
 

@@ -9,11 +9,11 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 
-from billing.demo import DEALERS, load_demo
 from billing.management.commands import load_demo as load_demo_command
+from billing.management.demo import DEALERS, load_demo
 from billing.models import ChatEvent, Invoice, Subscription, TariffRate
 from billing.months import Month
-from billing.usage import month_statement
+from billing.usage.selectors import month_statement
 from customers.models import Customer
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,8 @@ def _placeholder_pdfs(monkeypatch):
     """The demo issues 46 documents the first time: a stand-in for WeasyPrint (0.5 s each).
     What the PDFs say is read back in tests/billing/test_invoicing.py."""
     monkeypatch.setattr(
-        "billing.pdf.invoice_pdf", lambda invoice, lines: f"%PDF-1.4 {invoice.number}".encode()
+        "billing.invoicing.pdf.invoice_pdf",
+        lambda invoice, lines: f"%PDF-1.4 {invoice.number}".encode(),
     )
 
 
@@ -88,8 +89,8 @@ def test_command_prints_the_logins_and_both_addresses(capsys):
 def test_a_tariff_staff_stopped_offering_is_skipped():
     from datetime import timedelta
 
+    from billing.catalog.tariffs import tariff_change
     from billing.models import Tariff
-    from billing.tariffs import tariff_change
 
     load_demo(now=NOW)
     tariff_change(

@@ -6,10 +6,10 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from billing.ingest import events_ingest
 from billing.models import ChatEvent
 from billing.months import Month
-from billing.usage import month_usage
+from billing.usage.selectors import month_usage
+from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, UserFactory, issued_invoice, subscribe
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from billing.importing import InvalidCsv, events_import_csv
 from billing.models import ChatEvent
+from billing.usage.csv_import import InvalidCsv, events_import_csv
 from tests.factories import CustomerFactory, UserFactory, subscribe
 
 pytestmark = pytest.mark.django_db

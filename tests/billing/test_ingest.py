@@ -7,12 +7,18 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
-from billing.ingest import MAX_META_BYTES, InvalidChatEvent, events_ingest, events_void
-from billing.invoicing import invoice_cancel
+from billing.catalog.tariffs import tariff_change
+from billing.invoicing.issue import invoice_cancel
 from billing.models import ChatEvent, Invoice, Tariff
 from billing.months import Month
-from billing.tariffs import tariff_change
-from billing.usage import customer_attention, events_unbilled, month_statement, month_usage
+from billing.usage.selectors import (
+    customer_attention,
+    events_unbilled,
+    month_statement,
+    month_usage,
+)
+from billing.usage.store import events_ingest, events_void
+from billing.usage.validate import MAX_META_BYTES, InvalidChatEvent
 from tests.factories import CustomerFactory, UserFactory, issued_invoice, subscribe
 
 pytestmark = pytest.mark.django_db
@@ -371,7 +377,7 @@ def test_repeats_in_a_batch_are_judged_against_what_is_stored(dealer):
 def test_a_batch_that_lost_a_deadlock_is_retried(dealer, monkeypatch):
     from django.db import OperationalError
 
-    from billing import ingest as module
+    from billing.usage import store as module
 
     real_store, calls = module._store, []
 

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from billing.ingest import events_ingest
 from billing.models import Invoice
+from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, UserFactory, subscribe
 
 pytestmark = pytest.mark.django_db

@@ -12,16 +12,13 @@ from django.db import IntegrityError, transaction
 from pypdf import PdfReader
 
 from billing.errors import BillingError
-from billing.ingest import events_ingest
-from billing.invoicing import (
-    InvoiceError,
-    invoice_cancel,
-    invoice_issue,
-    invoice_send,
-    invoices_draft,
-)
+from billing.invoicing.content import InvoiceError
+from billing.invoicing.drafts import invoices_draft
+from billing.invoicing.emails import invoice_send
+from billing.invoicing.issue import invoice_cancel, invoice_issue
 from billing.models import Invoice, InvoiceLine, InvoiceSequence
 from billing.months import Month
+from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, subscribe
 
 pytestmark = pytest.mark.django_db
@@ -292,7 +289,7 @@ def test_numbers_follow_each_other_per_series_and_a_failed_issue_leaves_no_gap(t
     invoices_draft(month=OCTOBER)
     first = invoice_issue(invoice=draft_of(dealers[0]))
 
-    from billing import pdf
+    from billing.invoicing import pdf as pdf
 
     def broken(*args):
         raise RuntimeError("the PDF could not be rendered")

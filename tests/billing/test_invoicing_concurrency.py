@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime
 import pytest
 from django.db import connection
 
-from billing import pdf
-from billing.invoicing import invoice_issue, invoices_draft
+from billing.invoicing import pdf as pdf
+from billing.invoicing.drafts import invoices_draft
+from billing.invoicing.issue import invoice_issue
 from billing.models import Invoice, InvoiceSequence
 from billing.months import Month
 from tests.factories import CustomerFactory, subscribe

@@ -5,7 +5,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from billing.invoicing import InvoiceError, invoice_cancel, invoice_issue, invoices_draft
+from billing.invoicing.content import InvoiceError
+from billing.invoicing.drafts import invoices_draft
+from billing.invoicing.issue import invoice_cancel, invoice_issue
 from billing.models import Invoice, InvoiceSequence
 from billing.months import Month
 from tests.factories import CustomerFactory, subscribe
@@ -16,7 +18,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _placeholder_pdfs(monkeypatch):
     monkeypatch.setattr(
-        "billing.pdf.invoice_pdf", lambda invoice, lines: f"%PDF-1.4 {invoice.number}".encode()
+        "billing.invoicing.pdf.invoice_pdf",
+        lambda invoice, lines: f"%PDF-1.4 {invoice.number}".encode(),
     )
 
 

@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime
 import pytest
 from pypdf import PdfReader
 
-from billing.ingest import events_ingest
-from billing.invoicing import invoice_issue, invoices_draft
+from billing.invoicing.drafts import invoices_draft
+from billing.invoicing.issue import invoice_issue
 from billing.models import Invoice, Tariff
 from billing.months import Month
+from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, subscribe
 
 pytestmark = pytest.mark.django_db

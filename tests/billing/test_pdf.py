@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 from pypdf import PdfReader
 
-from billing import pdf
-from billing.pdf import RefusedResource, pdf_from_html, static_file
+from billing.invoicing import pdf as pdf
+from billing.invoicing.pdf import RefusedResource, pdf_from_html, static_file
 
 STATIC = Path(settings.BASE_DIR / "static").resolve()
 LOGO = STATIC / "img" / "logo.svg"
@@ -83,7 +83,10 @@ def test_a_static_file_is_served():
 def test_anything_else_is_refused_and_logged(url, reason, web_server, caplog):
     server, requests = web_server
     url = url.format(server=server.removeprefix("http://"), static=STATIC)
-    with caplog.at_level(logging.ERROR, logger="billing.pdf"), pytest.raises(RefusedResource):
+    with (
+        caplog.at_level(logging.ERROR, logger="billing.invoicing.pdf"),
+        pytest.raises(RefusedResource),
+    ):
         fetch(url)
     assert reason in str(caplog.records[-1].getMessage())
     assert caplog.records[-1].levelno == logging.ERROR
@@ -99,7 +102,10 @@ def test_a_link_out_of_the_static_directory_is_refused(tmp_path, settings, caplo
     (static / "link.css").symlink_to(secret)
     settings.STATICFILES_DIRS = [static]
     assert static_file((static / "ok.css").as_uri())[0] == (static / "ok.css").resolve()
-    with caplog.at_level(logging.ERROR, logger="billing.pdf"), pytest.raises(RefusedResource):
+    with (
+        caplog.at_level(logging.ERROR, logger="billing.invoicing.pdf"),
+        pytest.raises(RefusedResource),
+    ):
         static_file((static / "link.css").as_uri())
     assert "outside the static directories" in caplog.text
 
@@ -116,10 +122,12 @@ def test_rendering_fetches_nothing_from_outside(web_server, caplog):
       <img src="{server}/pixel.png"><img src="file:///etc/hostname"><img src="../pyproject.toml">
       <img src="img/logo.svg">
     </body></html>"""
-    with caplog.at_level(logging.ERROR, logger="billing.pdf"):
+    with caplog.at_level(logging.ERROR, logger="billing.invoicing.pdf"):
         data = pdf_from_html(html)
     assert requests == []
-    refused = [record.getMessage() for record in caplog.records if record.name == "billing.pdf"]
+    refused = [
+        record.getMessage() for record in caplog.records if record.name == "billing.invoicing.pdf"
+    ]
     assert len(refused) >= 6
     assert all(message.startswith("PDF rendering: refused to fetch") for message in refused)
     text = PdfReader(io.BytesIO(data)).pages[0].extract_text()

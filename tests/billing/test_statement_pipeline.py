@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
+from billing.catalog.tariffs import TariffBook, tariff_change
 from billing.errors import InvalidTariffChange, NoPlanInForce
-from billing.ingest import InvalidChatEvent
 from billing.models import Tariff, TariffRate
 from billing.months import Month
-from billing.tariffs import TariffBook, tariff_change
-from billing.usage import month_statement, month_usage
+from billing.usage.selectors import month_statement, month_usage
+from billing.usage.validate import InvalidChatEvent
 from tests.factories import CustomerFactory, enterprise_terms, record, subscribe
 
 pytestmark = pytest.mark.django_db

@@ -1,16 +1,16 @@
-"""billing.summary: the month's usage summed as chats arrive equals what the chats say, through
-batches in any order, duplicates, voids, month edges in Paris time (DST) and same-moment ties;
-the report reads it and gives the very numbers it gives reading the chats."""
+"""billing.usage.summary: the month's usage summed as chats arrive equals what the chats say,
+through batches in any order, duplicates, voids, month edges in Paris time (DST) and same-moment
+ties; the report reads it and gives the very numbers it gives reading the chats."""
 
 import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from billing.ingest import events_ingest, events_void
 from billing.models import ChatEvent, Tariff
 from billing.months import Month
-from billing.report import _read_month, _read_summary
+from billing.portal.selectors import _read_month, _read_summary
+from billing.usage.store import events_ingest, events_void
 from tests.factories import CustomerFactory, UserFactory, subscribe
 
 from .summary_check import assert_summary_matches_the_chats

@@ -6,9 +6,9 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
+from billing.catalog.tariffs import TariffBook, tariff_change
 from billing.models import Tariff, TariffRate
 from billing.months import current_month
-from billing.tariffs import TariffBook, tariff_change
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 11, 20)

@@ -80,7 +80,7 @@ def test_codes_are_lower_case_so_two_codes_never_differ_by_case():
 
 
 def test_the_admin_form_accepts_siren_and_vat_number_as_people_type_them():
-    from customers.admin import CustomerForm
+    from billing.admin.customers import CustomerForm
 
     customer = CustomerFactory.build(code="garage-typed")
     data = {

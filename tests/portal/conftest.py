@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime
 import pytest
 from django.contrib.auth.models import Permission
 
-from billing.ingest import events_ingest, events_void
-from billing.invoicing import invoice_issue, invoices_draft
+from billing.invoicing.drafts import invoices_draft
+from billing.invoicing.issue import invoice_issue
 from billing.models import Actor, ChatEvent, Invoice, Tariff
 from billing.months import Month
+from billing.usage.store import events_ingest, events_void
 from customers.models import CustomerAccess
 from tests.factories import CustomerFactory, UserFactory, subscribe
 
@@ -162,7 +163,7 @@ def real_pdf():
 def dealers(request, db, clock, settings, monkeypatch):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     if "real_pdf" not in request.fixturenames:
-        monkeypatch.setattr("billing.pdf.invoice_pdf", placeholder_pdf)
+        monkeypatch.setattr("billing.invoicing.pdf.invoice_pdf", placeholder_pdf)
     dupont = make_dealer("garage-dupont", "dupont", clock, plan="BASE")
     lyon = make_dealer("lyon-auto", "lyon", clock, plan="GROW")
     return {"dupont": dupont, "lyon": lyon}

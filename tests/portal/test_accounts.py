@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from billing.invoicing import invoice_cancel
+from billing.invoicing.issue import invoice_cancel
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 from django.urls import reverse
 
-from billing.ingest import events_ingest
-from billing.views import spreadsheet_text
+from billing.portal.views import spreadsheet_text
+from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, UserFactory, subscribe
 
 from .conftest import OCTOBER

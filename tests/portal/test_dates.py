@@ -15,7 +15,9 @@ from django.urls import reverse
 from django.utils import translation
 from pypdf import PdfReader
 
-from billing.invoicing import invoice_issue, invoice_send, invoices_draft
+from billing.invoicing.drafts import invoices_draft
+from billing.invoicing.emails import invoice_send
+from billing.invoicing.issue import invoice_issue
 from billing.models import Invoice
 from billing.months import Month
 from tests.factories import CustomerFactory, UserFactory, subscribe
@@ -118,7 +120,7 @@ def test_english_forms_take_day_month_or_iso_never_month_day():
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_the_admin_payment_date_is_iso_for_the_browser_date_picker(clock, language):
-    from billing.admin_invoices import PaymentForm
+    from billing.admin.invoices import PaymentForm
 
     clock.now = datetime(2026, 11, 30, 10, tzinfo=UTC)
     with translation.override(language):

@@ -4,7 +4,7 @@
 import pytest
 from django.urls import reverse
 
-from billing import urls as portal_urls
+from billing.portal import urls as portal_urls
 
 from .conftest import OCTOBER
 

@@ -14,8 +14,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from billing.ingest import events_ingest
 from billing.months import Month
+from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, UserFactory, enterprise_terms, subscribe
 
 from .conftest import NOVEMBER, OCTOBER
@@ -396,7 +396,8 @@ def test_the_list_shows_the_latest_chat_first(client, clock, invoiced):
     repeating one (chats of the same moment: the greater id first). The CSV stays in the
     month's order. Both readings of a month: the summary, and the chats of an invoiced month
     that has a late chat."""
-    from billing.invoicing import invoice_issue, invoices_draft
+    from billing.invoicing.drafts import invoices_draft
+    from billing.invoicing.issue import invoice_issue
     from billing.models import ChatEvent, Invoice
 
     clock.now = datetime(2026, 11, 2, tzinfo=UTC)
@@ -638,7 +639,8 @@ def test_the_csv_keeps_text_as_text(client, clock):
 def test_an_invoiced_month_with_nothing_late_reads_the_summary(client, dealers, clock):
     """An invoiced month with no late chat and nothing voided since: the report reads the
     summary and still equals the invoice."""
-    from billing.invoicing import invoice_issue, invoices_draft
+    from billing.invoicing.drafts import invoices_draft
+    from billing.invoicing.issue import invoice_issue
     from billing.models import Invoice
 
     clock.now = datetime(2026, 11, 2, 9, tzinfo=UTC)

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from billing.ingest import events_ingest
-from billing.usage import month_statement
+from billing.usage.selectors import month_statement
+from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, UserFactory, subscribe
 
 from .conftest import NOVEMBER, NOW, OCTOBER

@@ -4,10 +4,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from billing.errors import BillingError
-from billing.invoicing import invoices_draft, invoices_issue_month
+from billing.formats import format_money
+from billing.invoicing.drafts import invoices_draft
+from billing.invoicing.issue import invoices_issue_month
 from billing.models import EmailStatus, Invoice
 from billing.months import Month
-from billing.templatetags.money import format_money
 from config.mail import mail_folder
 
 

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from billing.tokens import api_token_create
+from billing.usage.tokens import api_token_create
 
 
 class Command(BaseCommand):

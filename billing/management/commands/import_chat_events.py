@@ -7,8 +7,8 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from billing.importing import InvalidCsv, events_import_csv, utf8_lines
-from billing.ingest import source_problem
+from billing.usage.csv_import import InvalidCsv, events_import_csv, utf8_lines
+from billing.usage.validate import source_problem
 
 
 def _n(value: int) -> str:

@@ -3,7 +3,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from billing.demo import load_demo
+from billing.management.demo import load_demo
 from config.mail import mail_folder
 
 

@@ -5,10 +5,10 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from billing.errors import BillingError
+from billing.formats import money, points
 from billing.models import Actor
 from billing.months import Month
-from billing.templatetags.money import money, points
-from billing.usage import month_statement
+from billing.usage.selectors import month_statement
 from customers.models import Customer, VatTreatment
 
 

@@ -16,9 +16,7 @@ from django.db.models import Count, F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from customers.models import Customer
-
-from .models import (
+from billing.models import (
     ChatEvent,
     ContactMonth,
     Invoice,
@@ -30,8 +28,8 @@ from .models import (
     Unit,
     UsageDay,
 )
-from .months import Month, billing_tz, current_month
-from .pricing import (
+from billing.months import Month, billing_tz, current_month
+from billing.pricing import (
     PlanTerms,
     Projection,
     Statement,
@@ -40,7 +38,13 @@ from .pricing import (
     price_month,
     project_month,
 )
-from .usage import events_in_month, month_pricing, subscription_in_force, usage_from_rows
+from billing.usage.selectors import (
+    events_in_month,
+    month_pricing,
+    subscription_in_force,
+    usage_from_rows,
+)
+from customers.models import Customer
 
 PLANS_COMPARED = ("BASE", "GROW", "SCALE")
 PROJECT_AFTER_SECONDS = 24 * 3600
@@ -116,7 +120,7 @@ class MonthReport:
     invoice: Invoice | None  # the month's issued invoice, if any
     tariffs: dict[int, Tariff] = field(repr=False)
     first_chats: dict[tuple, datetime] = field(repr=False, default_factory=dict)
-    from_summary: bool = False  # read from billing.summary (else from the chats themselves)
+    from_summary: bool = False  # read from billing.usage.summary (else from the chats themselves)
 
 
 def month_report(*, customer: Customer, month: Month, now: datetime | None = None) -> MonthReport:
@@ -215,7 +219,7 @@ def _summary_counts_the_month(*, customer: Customer, month: Month, invoice) -> b
 def _read_summary(
     *, customer: Customer, month: Month, tariffs: dict[int, Tariff], until: datetime
 ) -> _MonthReading:
-    """The month's usage and points per day from billing.summary: a row per day, tariff and
+    """The month's usage and points per day from billing.usage.summary: a row per day, tariff and
     actor, and a row per first day, tariff and actor for the engaged contacts. The same rows
     as _read_month's scans, summed as the chats arrived."""
     per_contact = set(_per_contact(tariffs))

@@ -15,14 +15,13 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from billing.catalog.tariffs import check_tariff_change, tariff_change, tariff_create
+from billing.errors import BillingError
+from billing.models import Actor, Plan, Subscription, Tariff, TariffRate
+from billing.months import Month
+from billing.months import today as billing_today
+from billing.usage.selectors import month_statement
 from customers.models import VatTreatment
-
-from .errors import BillingError
-from .models import Actor, Plan, Subscription, Tariff, TariffRate
-from .months import Month
-from .months import today as billing_today
-from .tariffs import check_tariff_change, tariff_change, tariff_create
-from .usage import month_statement
 
 POINT_FIELDS = ("points_agent", "points_bot", "points_team")
 
@@ -438,6 +437,3 @@ class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
 if admin.site.is_registered(AccessAttempt):
     admin.site.unregister(AccessAttempt)
     admin.site.register(AccessAttempt, AccessAttemptAdmin)
-
-
-from . import admin_events, admin_invoices  # noqa: E402, F401  (chat events, CSV import, API tokens, invoices)

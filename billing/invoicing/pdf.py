@@ -20,9 +20,9 @@ from django.utils import translation
 from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from .labels import actor_label
-from .models import Invoice, InvoiceKind, InvoiceLine
-from .usage import invoiced_vat
+from billing.labels import actor_label
+from billing.models import Invoice, InvoiceKind, InvoiceLine
+from billing.usage.selectors import invoiced_vat
 
 logger = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ from django.utils.translation import get_language, gettext_lazy, ngettext, pgett
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from .charts import gauge, points_chart
-from .errors import InvalidMonth
-from .labels import actor_label
-from .models import Actor, Category, InvoiceStatus, Tariff
-from .months import Month, billing_tz, current_month
-from .report import (
+from billing.errors import InvalidMonth
+from billing.labels import actor_label
+from billing.models import Actor, Category, InvoiceStatus, Tariff
+from billing.months import Month, billing_tz, current_month
+from billing.portal.chart import gauge, points_chart
+from billing.portal.selectors import (
     CHAT_ROW_FIELDS,
     ChatFilter,
     chat_rows,

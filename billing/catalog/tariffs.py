@@ -10,12 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .errors import InvalidTariffChange, TariffNotOffered, UnknownTariff
-from .models import Actor, Tariff, TariffRate, Unit
-from .months import today as billing_today
+from billing.errors import InvalidTariffChange, TariffNotOffered, UnknownTariff
+from billing.models import Actor, Tariff, TariffRate, Unit
+from billing.months import today as billing_today
 
 # A chat's time comes from the sender's clock: up to a few minutes ahead of ours is accepted
-# (billing.ingest). So "today", for a tariff change, is the day of that moment: a change that a
+# (billing.usage.store). So "today", for a tariff change, is the day of that moment: a change that a
 # chat may already have been priced with is never replaced nor backdated.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 

@@ -22,8 +22,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
-from .models import ChatEvent, ContactMonth, Tariff, Unit, UsageDay
-from .months import Month, billing_tz
+from billing.models import ChatEvent, ContactMonth, Tariff, Unit, UsageDay
+from billing.months import Month, billing_tz
 
 _BATCH = 500
 
@@ -55,7 +55,7 @@ _USAGE_DAY_UPSERT = _USAGE_DAY_INTO + "VALUES {values}" + _USAGE_DAY_ON_CONFLICT
 _CONTACT_MONTH_UPSERT = _CONTACT_MONTH_INTO + "VALUES {values}" + _CONTACT_MONTH_ON_CONFLICT
 
 # PostgreSQL: the same sums taken in SQL from the rows a batch's INSERT … RETURNING gave (a CTE
-# named `ins`), in the statement that inserts them (billing.ingest), keys in order (one lock
+# named `ins`), in the statement that inserts them (billing.usage.store), keys in order (one lock
 # order for concurrent batches). Parameters: %(tz)s, the billing time zone, and
 # %(per_contact)s, the ids of the tariffs charged per engaged contact.
 _DAYS_FROM_INS = """

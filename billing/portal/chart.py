@@ -1,5 +1,5 @@
 """The report's chart of points per day, drawn on the server as SVG (no JavaScript; the same
-markup could go into a PDF). Geometry only: the numbers come from billing.report."""
+markup could go into a PDF). Geometry only: the numbers come from billing.portal.selectors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
-from .months import Month
+from billing.months import Month
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 20, 34

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .models import ApiToken
+from billing.models import ApiToken
 
 PREFIX = "cp_"
 _TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most once a minute

@@ -20,19 +20,15 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
-from .errors import BillingError
-from .invoicing import (
-    invoice_cancel,
-    invoice_issue,
-    invoice_mark_paid,
-    invoice_send,
-    invoices_draft,
-)
-from .models import Actor, EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
-from .months import Month, current_month
-from .months import today as billing_today
-from .templatetags.money import format_money
-from .usage import subscriptions_in_force
+from billing.errors import BillingError
+from billing.formats import format_money
+from billing.invoicing.drafts import invoices_draft
+from billing.invoicing.emails import invoice_send
+from billing.invoicing.issue import invoice_cancel, invoice_issue, invoice_mark_paid
+from billing.models import Actor, EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from billing.months import Month, current_month
+from billing.months import today as billing_today
+from billing.usage.selectors import subscriptions_in_force
 
 
 def _party(details: dict, keys) -> str:

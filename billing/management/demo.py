@@ -22,12 +22,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from customers.models import Customer, CustomerAccess
-
-from .errors import BillingError
-from .ingest import events_ingest
-from .invoicing import invoice_cancel, invoice_issue, invoice_mark_paid, invoices_draft
-from .models import (
+from billing.catalog.tariffs import TariffBook, tariff_change
+from billing.errors import BillingError
+from billing.invoicing.drafts import invoices_draft
+from billing.invoicing.issue import invoice_cancel, invoice_issue, invoice_mark_paid
+from billing.models import (
     ChatEvent,
     Invoice,
     InvoiceKind,
@@ -37,11 +36,12 @@ from .models import (
     Tariff,
     TariffRate,
 )
-from .months import Month, billing_tz, current_month
-from .months import today as billing_today
-from .summary import summary_rebuild
-from .tariffs import TariffBook, tariff_change
-from .usage import subscriptions_in_force
+from billing.months import Month, billing_tz, current_month
+from billing.months import today as billing_today
+from billing.usage.selectors import subscriptions_in_force
+from billing.usage.store import events_ingest
+from billing.usage.summary import summary_rebuild
+from customers.models import Customer, CustomerAccess
 
 SOURCE = "demo"
 MONTHS_OF_HISTORY = 6

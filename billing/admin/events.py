@@ -15,16 +15,16 @@ from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from billing.admin.plans import TariffFilter, tariff_label_html
+from billing.errors import BillingError
+from billing.models import ApiToken, ChatEvent
+from billing.months import Month, billing_tz, current_month
+from billing.usage.csv_import import InvalidCsv, events_import_csv, utf8_lines
+from billing.usage.selectors import events_unbilled
+from billing.usage.store import events_ingest, events_void
+from billing.usage.tokens import api_token_create, api_token_revoke
+from billing.usage.validate import events_prepare, source_problem
 from customers.models import Customer
-
-from .admin import TariffFilter, tariff_label_html
-from .errors import BillingError
-from .importing import InvalidCsv, events_import_csv, utf8_lines
-from .ingest import events_ingest, events_prepare, events_void, source_problem
-from .models import ApiToken, ChatEvent
-from .months import Month, billing_tz, current_month
-from .tokens import api_token_create, api_token_revoke
-from .usage import events_unbilled
 
 REFUSED_SHOWN = 500  # refused rows listed on the import page (all are counted)
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from .errors import BillingError
-from .ingest import FIELDS, MAX_BATCH, events_ingest, loads_json
-from .tariffs import TariffBook
+from billing.catalog.tariffs import TariffBook
+from billing.errors import BillingError
+from billing.usage.store import events_ingest
+from billing.usage.validate import FIELDS, MAX_BATCH, loads_json
 
 REQUIRED = ("id", "customer", "tariff", "actor", "occurred_at")
 

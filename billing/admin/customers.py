@@ -9,12 +9,11 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin import LOCALIZED_DECIMALS, SubscriptionInline, render_statement
+from billing.admin.plans import LOCALIZED_DECIMALS, SubscriptionInline, render_statement
 from billing.models import ChatEvent, Subscription
 from billing.months import current_month
-from billing.usage import customer_attention
-
-from .models import (
+from billing.usage.selectors import customer_attention
+from customers.models import (
     Customer,
     CustomerAccess,
     VatTreatment,

@@ -21,10 +21,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils.translation import gettext as _
 
-from customers.models import Customer
-
-from .errors import NoPlanInForce
-from .models import (
+from billing.errors import NoPlanInForce
+from billing.models import (
     Category,
     ChatEvent,
     Invoice,
@@ -34,8 +32,8 @@ from .models import (
     Tariff,
     Unit,
 )
-from .months import Month, billing_tz
-from .pricing import (
+from billing.months import Month, billing_tz
+from billing.pricing import (
     LINE_OVERAGE,
     LINE_PLAN_FEE,
     PlanTerms,
@@ -44,7 +42,8 @@ from .pricing import (
     UsageLine,
     price_month,
 )
-from .vat import STANDARD, VatDecision
+from billing.vat import STANDARD, VatDecision
+from customers.models import Customer
 
 _CATEGORY_ORDER = {value: index for index, value in enumerate(Category.values)}
 

@@ -2,7 +2,7 @@
 
 The body is parsed here rather than by a ninja schema so that a batch is refused as a whole only
 when it is not such a document (400) or is too big (413); otherwise every event is judged on its
-own, and the valid ones are stored (billing.ingest.events_ingest).
+own, and the valid ones are stored (billing.usage.store.events_ingest).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
-from .ingest import MAX_BATCH, EventIn, events_ingest, loads_json
-from .tokens import api_token_authenticate
+from billing.usage.store import events_ingest
+from billing.usage.tokens import api_token_authenticate
+from billing.usage.validate import MAX_BATCH, EventIn, loads_json
 
 # What a body may cost is bounded before it is parsed, whatever a token holder sends:
 # - its bytes: the largest valid event written compactly in UTF-8 is 5.5 KB (a 100-character id

@@ -3,7 +3,7 @@
 
 from django.urls import path, register_converter
 
-from . import views
+from billing.portal import views
 
 
 class MonthConverter:

@@ -1,0 +1,253 @@
+"""Issuing: a draft frozen under a lock on its customer, the next number of the year's series
+(gapless: a rolled-back issue gives it back), the stored PDF; credit notes that cancel an
+issued invoice; payments marked.
+
+Money comes from billing.pricing only, the VAT decision from billing.vat
+(Customer.vat_decision); this package copies them into rows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from billing.errors import BillingError
+from billing.invoicing.content import (
+    SERIES_CREDIT_NOTE,
+    SERIES_INVOICE,
+    InvoiceError,
+    _buyer,
+    _fill,
+)
+from billing.invoicing.emails import invoice_send
+from billing.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceStatus,
+    Tariff,
+)
+from billing.months import Month
+from billing.months import today as billing_today
+from billing.pricing import price_month
+from billing.usage.selectors import (
+    subscription_in_force,
+    usage_from_rows,
+    usage_rows,
+)
+from customers.models import Customer
+
+
+def _next_number(series: str, year: int) -> tuple[int, str]:
+    """The next number of a series in a year, taken under a row lock (gapless: a rollback of
+    the issuing transaction gives it back)."""
+    InvoiceSequence.objects.bulk_create(
+        [InvoiceSequence(series=series, year=year)], ignore_conflicts=True
+    )
+    sequence = InvoiceSequence.objects.select_for_update().get(series=series, year=year)
+    sequence.last += 1
+    sequence.save(update_fields=["last"])
+    pattern = (
+        settings.INVOICE_NUMBER_FORMAT
+        if series == SERIES_INVOICE
+        else settings.CREDIT_NOTE_NUMBER_FORMAT
+    )
+    return sequence.last, pattern.format(year=year, number=sequence.last)
+
+
+def _seller() -> dict:
+    seller = dict(settings.SELLER)
+    seller["late_payment_rate"] = settings.LATE_PAYMENT_RATE
+    seller["recovery_indemnity"] = settings.RECOVERY_INDEMNITY
+    return seller
+
+
+def _lock_customer(customer_id: int) -> Customer:
+    """FOR UPDATE (not NO KEY UPDATE): it waits for the chat batches of this customer in flight
+    (they hold it FOR KEY SHARE) and makes the later ones wait, then see the issued invoice."""
+    return Customer.objects.select_for_update().get(pk=customer_id)
+
+
+def _finalize(
+    invoice: Invoice, lines: list[InvoiceLine], *, series: str, now: datetime | None = None
+) -> None:
+    """Number, date, render and mark issued (inside the caller's transaction).
+
+    `now`: the moment of issue, the present unless given (the demo issues its past months on
+    their day). Never in the future, never before the series' last issue: numbers and issue
+    dates go up together."""
+    from billing.invoicing.pdf import invoice_pdf
+
+    year = billing_today(now).year
+    sequence, number = _next_number(series, year)  # waits for any issue of the series in flight
+    if now is None:
+        now = timezone.now()  # read after the lock: numbers and issue dates go up together
+    elif (
+        now > timezone.now()
+        or Invoice.objects.filter(series=series, year=year, issued_at__gt=now).exists()
+    ):
+        raise InvoiceError(
+            _(
+                "%(number)s cannot be dated %(date)s: a document is dated today at the latest, "
+                "and not before the last one of its series."
+            )
+            % {"number": number, "date": date_format(billing_today(now), "DATE_FORMAT")}
+        )
+    issue_date = billing_today(now)
+    invoice.series, invoice.year, invoice.sequence, invoice.number = series, year, sequence, number
+    invoice.issued_at = now
+    invoice.issue_date = issue_date
+    invoice.due_date = issue_date + timedelta(days=settings.PAYMENT_TERMS_DAYS)
+    invoice.pdf = invoice_pdf(invoice, lines)
+    invoice.status = InvoiceStatus.ISSUED
+    invoice.save()
+
+
+def invoice_issue(
+    *, invoice: Invoice, today: date | None = None, now: datetime | None = None
+) -> Invoice:
+    """Issue a draft: recompute it, freeze it, number it, store its PDF; e-mail it after commit.
+
+    `now`: the moment of issue, the present unless given (see _finalize)."""
+    with transaction.atomic():
+        customer = _lock_customer(invoice.customer_id)
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.status != InvoiceStatus.DRAFT or invoice.kind != InvoiceKind.INVOICE:
+            raise InvoiceError(
+                _("%(invoice)s is not a draft invoice: it cannot be issued.") % {"invoice": invoice}
+            )
+        month = Month.of(invoice.month)
+        today = today or billing_today(now)
+        if month.next().first_day > today:
+            raise InvoiceError(
+                _("%(month)s is not over: a month is invoiced once it has ended.")
+                % {"month": month}
+            )
+        subscription = subscription_in_force(customer=customer, month=month)
+        if subscription is not None:
+            subscription.customer = customer  # the row locked above
+        if subscription is None:
+            raise InvoiceError(
+                _("%(customer)s has no plan in force in %(month)s.")
+                % {"customer": customer.code, "month": month}
+            )
+        tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
+        usage = usage_from_rows(
+            [row[1:] for row in usage_rows(month=month, customers=[customer.id], tariffs=tariffs)],
+            tariffs,
+        )
+        statement = price_month(
+            terms=subscription.terms(), usage=usage, vat=customer.vat_decision()
+        )
+        invoice.customer = customer
+        lines = _fill(
+            invoice,
+            subscription=subscription,
+            statement=statement,
+            tariffs={tariff.code: tariff for tariff in tariffs.values()},
+            month=month,
+        )
+        invoice.seller = _seller()
+        invoice.buyer = _buyer(customer)
+        invoice.save()  # still a draft: its lines may be replaced
+        InvoiceLine.objects.filter(invoice=invoice).delete()
+        InvoiceLine.objects.bulk_create(lines)
+        _finalize(invoice, lines, series=SERIES_INVOICE, now=now)
+        transaction.on_commit(lambda: invoice_send(invoice_id=invoice.pk))
+    return invoice
+
+
+def invoice_cancel(*, invoice: Invoice, now: datetime | None = None) -> Invoice:
+    """Cancel an issued invoice with a credit note (the same lines negated); returns the note.
+
+    The month can then be invoiced again (month close makes a new draft, with any late chats).
+    `now`: the moment of issue of the credit note, the present unless given (see _finalize).
+    """
+    with transaction.atomic():
+        _lock_customer(invoice.customer_id)
+        original = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if original.status != InvoiceStatus.ISSUED or original.kind != InvoiceKind.INVOICE:
+            raise InvoiceError(
+                _("%(invoice)s is not an issued invoice: there is nothing to cancel.")
+                % {"invoice": original}
+            )
+        note = Invoice(
+            customer_id=original.customer_id,
+            month=original.month,
+            kind=InvoiceKind.CREDIT_NOTE,
+            credited_invoice=original,
+            language=original.language,
+            plan_name=original.plan_name,
+            included_points=original.included_points,
+            points_used=original.points_used,
+            overage_points=original.overage_points,
+            engaged_contacts=original.engaged_contacts,
+            net_total=-original.net_total,
+            vat_rate=original.vat_rate,
+            vat_amount=-original.vat_amount,
+            total=-original.total,
+            vat_treatment=original.vat_treatment,
+            seller=original.seller,
+            buyer=original.buyer,
+            usage=original.usage,
+            computed_at=timezone.now(),
+        )
+        note.save()
+        lines = [
+            InvoiceLine(
+                invoice=note,
+                position=line.position,
+                kind=line.kind,
+                description=line.description,
+                quantity=-line.quantity,
+                unit_price=line.unit_price,
+                amount=-line.amount,
+            )
+            for line in original.lines.all()
+        ]
+        InvoiceLine.objects.bulk_create(lines)
+        _finalize(note, lines, series=SERIES_CREDIT_NOTE, now=now)
+        original.status = InvoiceStatus.CANCELLED
+        original.save(update_fields=["status"])
+        transaction.on_commit(lambda: invoice_send(invoice_id=note.pk))
+    return note
+
+
+def invoices_issue_month(
+    *, month: Month, today: date | None = None
+) -> tuple[list[Invoice], list[str]]:
+    """Issue every draft of the month (customer order), each on its own: (the issued invoices,
+    the refusals, one message per draft not issued)."""
+    drafts = (
+        Invoice.objects.filter(
+            month=month.first_day, kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT
+        )
+        .select_related("customer")
+        .order_by("customer__code")
+    )
+    issued, refused = [], []
+    for draft in drafts:
+        try:
+            issued.append(invoice_issue(invoice=draft, today=today))
+        except (BillingError, Invoice.DoesNotExist) as error:
+            refused.append(f"{draft.customer.code}: {error}")
+    return issued, refused
+
+
+def invoice_mark_paid(*, invoice: Invoice, paid_on: date) -> Invoice:
+    if invoice.status != InvoiceStatus.ISSUED or invoice.kind != InvoiceKind.INVOICE:
+        raise InvoiceError(_("Only an issued invoice is paid."))
+    invoice.paid_on = paid_on
+    invoice.save(update_fields=["paid_on"])
+    return invoice
+
+
+# --- E-mail ---------------------------------------------------------------------------------------
+
+# "of October 2026", one string per month: French elides "de" before a vowel (d'avril, d'août,
+# d'octobre, but de mars), which a translated "of %(month)s" could not do.

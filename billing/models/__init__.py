@@ -1,0 +1,42 @@
+"""The billing models, a module per concept: plans and subscriptions, tariffs, chat events and
+the usage summary, invoices. App label and tables stay `billing_*`.
+
+May import the pure core (pricing, months, vat, errors) and customers.models; no service.
+"""
+
+from billing.models.common import Actor, Category, Unit
+from billing.models.events import ApiToken, ChatEvent, ContactMonth, UsageDay
+from billing.models.invoices import (
+    INVOICE_FROZEN_COLUMNS,
+    INVOICE_MUTABLE_FIELDS,
+    EmailStatus,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceStatus,
+)
+from billing.models.plans import Plan, Subscription
+from billing.models.tariffs import Tariff, TariffRate
+
+__all__ = [
+    "Actor",
+    "ApiToken",
+    "Category",
+    "ChatEvent",
+    "ContactMonth",
+    "EmailStatus",
+    "INVOICE_FROZEN_COLUMNS",
+    "INVOICE_MUTABLE_FIELDS",
+    "Invoice",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceSequence",
+    "InvoiceStatus",
+    "Plan",
+    "Subscription",
+    "Tariff",
+    "TariffRate",
+    "Unit",
+    "UsageDay",
+]

@@ -1,0 +1,189 @@
+"""Chat events as received, the usage summary kept as they arrive, and the API tokens of
+the integrations that send them."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from billing.models.common import Actor
+from billing.models.tariffs import Tariff
+from customers.models import Customer
+
+
+class ChatEvent(models.Model):
+    """One completed chat, reported once by a source, priced when it was received."""
+
+    source = models.CharField(_("source"), max_length=64)
+    external_id = models.CharField(_("external id"), max_length=100)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="chat_events", verbose_name=_("customer")
+    )
+    tariff = models.ForeignKey(
+        Tariff, on_delete=models.PROTECT, related_name="chat_events", verbose_name=_("tariff")
+    )
+    actor = models.CharField(_("actor"), max_length=8, choices=Actor.choices)
+    contact = models.CharField(_("contact"), max_length=200, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    points = models.PositiveIntegerField(
+        _("points"),
+        help_text=_(
+            "The tariff's points on the day of the chat; for a tariff charged per engaged contact, "
+            "the points of one contact for the month."
+        ),
+    )
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    late = models.BooleanField(
+        _("late"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "Received after its month's invoice was issued: that invoice does not count it. It is "
+            "kept, and counts if the invoice is cancelled by a credit note and the month invoiced "
+            "again."
+        ),
+    )
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("voided by"),
+    )
+    void_reason = models.TextField(_("reason for voiding"), blank=True, db_default="")
+
+    class Meta:
+        verbose_name = _("chat event")
+        verbose_name_plural = _("chat events")
+        permissions = [("void_chatevent", _("Can void chat events"))]
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "occurred_at"], name="event_customer_time"),
+            models.Index(
+                fields=["customer", "occurred_at"],
+                condition=Q(late=True, voided_at__isnull=True),
+                name="event_late",
+            ),
+            models.Index(
+                fields=["customer", "occurred_at"],
+                condition=Q(voided_at__isnull=False),
+                name="event_voided",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="event_unique_per_source"
+            ),
+            models.CheckConstraint(
+                condition=Q(voided_at__isnull=True) | ~Q(void_reason=""),
+                name="event_void_has_reason",
+                violation_error_message=_("A voided chat keeps the reason it was voided."),
+            ),
+            models.CheckConstraint(
+                condition=Q(points__gte=0),
+                name="event_points_not_negative",
+                violation_error_message=_("Points cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(actor__in=[choice.value for choice in Actor]),
+                name="event_actor_known",
+                violation_error_message=_("The actor is agent, bot or team."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.source}:{self.external_id}"
+
+
+class UsageDay(models.Model):
+    """Chats not voided of a customer's day (billing time zone) per tariff and actor, summed as
+    they arrive (billing.usage.summary): what the dealer's report reads instead of the chats."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="+")
+    actor = models.CharField(max_length=8)
+    chats = models.PositiveIntegerField()
+    points = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "day", "tariff", "actor"], name="usage_day_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} {self.day} {self.tariff_id}/{self.actor}: {self.points}"
+
+
+class ContactMonth(models.Model):
+    """A contact engaged in a customer's month (tariffs charged per engaged contact): its first
+    chat of the month, the one that costs its points (billing.usage.summary)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="+")
+    actor = models.CharField(max_length=8)
+    contact = models.CharField(max_length=200)
+    first_at = models.DateTimeField()
+    first_day = models.DateField()  # of first_at, in the billing time zone
+    first_id = models.BigIntegerField()
+    points = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "month", "tariff", "actor", "contact"],
+                name="contact_month_unique",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} {self.month} {self.contact}: chat {self.first_id}"
+
+
+class ApiToken(models.Model):
+    """A secret with which an integration (the source of chat events) calls the API.
+
+    Only its SHA-256 is stored: the token is shown once, when it is created.
+    """
+
+    source = models.CharField(
+        _("source"),
+        max_length=64,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9][a-z0-9_.-]*$",
+                _("Lower-case letters, digits, dots, dashes and underscores."),
+            )
+        ],
+        help_text=_("The integration that reports chats with this token, e.g. chat-platform."),
+    )
+    prefix = models.CharField(_("prefix"), max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+        editable=False,
+    )
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["source", "-created_at"]
+
+    def __str__(self):
+        return f"{self.source} ({self.prefix}…)"

@@ -1,0 +1,309 @@
+"""Chat events in, the storing half: judged by billing.usage.validate, priced at the tariff in
+force on the chat's day, stored once.
+
+One service, `events_ingest`, takes a batch of events as the sender wrote them (the API's JSON
+objects, the CSV importer's rows, the admin's form) so that every way in follows the same rules:
+
+- each event is checked on its own, and refused with a message per field naming the value and
+  the reason; the valid events of a batch are stored even when others are refused;
+- (source, id) is stored once, for ever (a unique constraint): the same id again with the same
+  content is a duplicate (counted, nothing changes), with other content it is refused as a
+  conflict with the event already received;
+- points are priced when the chat is received, with the tariff version in force on its day;
+- a chat of a month whose invoice is already issued is stored and marked late (rule 9).
+
+The write is one transaction and one set-based INSERT … ON CONFLICT DO NOTHING per batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.catalog.tariffs import TariffBook
+from billing.models import ChatEvent, Invoice, InvoiceKind, InvoiceStatus, Subscription
+from billing.months import Month, billing_tz
+from billing.usage.summary import PG_SUMMARY_CTES, per_contact_tariffs, summary_add, summary_rebuild
+from billing.usage.validate import (
+    IngestResult,
+    InvalidChatEvent,
+    Rejection,
+    _conflict,
+    _differences,
+    _Ready,
+    events_prepare,
+    source_problem,
+)
+from customers.models import Customer
+
+_RETRIES = 5  # a batch that lost a deadlock (it should not: rows are locked in a fixed order)
+_PG_INSERT_BATCH = """
+WITH ins AS (
+    INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact,
+                                   occurred_at, points, metadata, received_at, late)
+    SELECT %(source)s, e.external_id, e.customer_id, e.tariff_id, e.actor, e.contact,
+           e.occurred_at, e.points, e.metadata, %(received)s, e.late
+    FROM json_to_recordset(%(document)s::json) AS e(external_id varchar, customer_id bigint,
+         tariff_id bigint, actor varchar, contact varchar, occurred_at timestamptz,
+         points integer, metadata jsonb, late boolean)
+    ON CONFLICT (source, external_id) DO NOTHING
+    RETURNING id, external_id, customer_id, tariff_id, actor, contact, occurred_at, points
+),
+"""
+_PG_INSERTED_IDS = """
+SELECT external_id, id FROM ins
+"""
+# The batch, then the summary summed in the same statement (billing.usage.summary), then the ids.
+_PG_INSERT = "".join([_PG_INSERT_BATCH, PG_SUMMARY_CTES, _PG_INSERTED_IDS])
+_GENERIC_INSERT = (
+    "INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact, "
+    "occurred_at, points, metadata, received_at, late) VALUES {values} "
+    "ON CONFLICT (source, external_id) DO NOTHING RETURNING external_id, id"
+)
+
+
+def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -> dict[str, int]:
+    document = json.dumps(
+        [
+            {
+                "external_id": row.external_id,
+                "customer_id": row.customer_id,
+                "tariff_id": row.tariff_id,
+                "actor": row.actor,
+                "contact": row.contact,
+                "occurred_at": row.occurred_at.astimezone(UTC).isoformat(),
+                "points": row.points,
+                "metadata": row.meta,
+                "late": row.late,
+            }
+            for row in rows
+        ],
+        ensure_ascii=False,
+    )
+    cursor.execute(
+        _PG_INSERT,
+        {
+            "source": source,
+            "received": now,
+            "document": document,
+            "tz": settings.BILLING_TIME_ZONE,
+            "per_contact": sorted(per_contact_tariffs()),
+        },
+    )
+    return dict(cursor.fetchall())
+
+
+def _insert_generic(cursor, source: str, rows: list[_Ready], now: datetime) -> dict[str, int]:
+    ops = connection.ops
+    received = ops.adapt_datetimefield_value(now)
+    inserted: dict[str, int] = {}
+    placeholders = "(" + ", ".join(["%s"] * 11) + ")"
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        params: list[Any] = []
+        for row in chunk:
+            params += [
+                source,
+                row.external_id,
+                row.customer_id,
+                row.tariff_id,
+                row.actor,
+                row.contact,
+                ops.adapt_datetimefield_value(row.occurred_at),
+                row.points,
+                json.dumps(row.meta, ensure_ascii=False),
+                received,
+                row.late,
+            ]
+        values = ", ".join([placeholders] * len(chunk))  # placeholders only, never data
+        cursor.execute(_GENERIC_INSERT.format(values=values), params)
+        inserted.update(cursor.fetchall())
+    return inserted
+
+
+def _lock_customers(cursor, customer_ids: list[int]) -> None:
+    """Hold the batch's customers (FOR KEY SHARE) until it commits.
+
+    Issuing an invoice locks its customer FOR UPDATE: it waits for the batches in flight, and the
+    batches that come after it see the invoice and mark their chats of its month late. (SQLite
+    runs one write transaction at a time: nothing to lock.)
+    """
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            "SELECT id FROM customers_customer WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+            [customer_ids],
+        )
+
+
+def _store(
+    source: str, rows: list[_Ready], now: datetime | None
+) -> tuple[dict[str, int], dict[str, tuple], int]:
+    """Insert the rows not yet stored; return the ids inserted, the content of the others and
+    how many of those inserted are unbilled.
+
+    `received_at` is read after the customers are locked: a batch that waited for an invoice
+    being issued is received after it (and marked late), one that went first is received before
+    it (and counted by it). `now` (tests) replaces the clock.
+
+    Everything the answer needs from the database is read here, before the commit: once the
+    batch is stored, nothing may fail and answer an error for it (a connection dropped after the
+    commit would have the sender count stored chats as failed).
+    """
+    rows = sorted(rows, key=lambda row: row.external_id)  # one lock order for every batch
+    customer_ids = sorted({row.customer_id for row in rows})
+    months = {row.month for row in rows}
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lock_customers(cursor, customer_ids)
+        invoiced = set(
+            Invoice.objects.filter(
+                kind=InvoiceKind.INVOICE,
+                status=InvoiceStatus.ISSUED,
+                customer_id__in=customer_ids,
+                month__in=months,
+            ).values_list("customer_id", "month")
+        )
+        for row in rows:
+            row.late = (row.customer_id, row.month) in invoiced
+        insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_generic
+        inserted = insert(cursor, source, rows, now or timezone.now())
+        if connection.vendor != "postgresql":  # PostgreSQL's insert summed them already
+            stored = [row for row in rows if row.external_id in inserted]
+            summary_add(
+                cursor,
+                [
+                    (
+                        inserted[row.external_id],
+                        row.customer_id,
+                        row.tariff_id,
+                        row.actor,
+                        row.contact,
+                        row.occurred_at,
+                        row.points,
+                    )
+                    for row in stored
+                ],
+                per_contact_tariffs(),
+            )
+        others = [row.external_id for row in rows if row.external_id not in inserted]
+        existing = {}
+        if others:
+            for external_id, *content in ChatEvent.objects.filter(
+                source=source, external_id__in=others
+            ).values_list(
+                "external_id",
+                "customer_id",
+                "tariff_id",
+                "actor",
+                "contact",
+                "occurred_at",
+                "metadata",
+            ):
+                existing[external_id] = tuple(content)
+        unbilled = _count_unbilled([row for row in rows if row.external_id in inserted])
+    return inserted, existing, unbilled
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) in ("40P01", "40001")
+
+
+def events_ingest(
+    *,
+    source: str,
+    events: Sequence[Any],
+    now: datetime | None = None,
+    book: TariffBook | None = None,
+) -> IngestResult:
+    """Validate, price and store a batch of chat events from `source` (one transaction).
+
+    Returns what was accepted (newly stored), the duplicates (already stored with the same
+    content) and each refused event with its errors per field.
+    """
+    source_error = source_problem(source)
+    if source_error:
+        raise InvalidChatEvent("source", source_error)
+    rows, rejected, repeats = events_prepare(events=events, now=now, book=book)
+    result = IngestResult(rejected=rejected)
+    stored_content: dict[str, tuple] = {}  # what is stored under each id of the batch
+    if rows:
+        for attempt in range(_RETRIES):
+            try:
+                inserted, existing, unbilled = _store(source, rows, now)
+                break
+            except OperationalError as error:
+                if not _is_deadlock(error) or attempt == _RETRIES - 1:
+                    raise
+        for row in rows:
+            if row.external_id in inserted:
+                result.accepted += 1
+                result.late += row.late
+                stored_content[row.external_id] = row.content()
+                continue
+            stored = existing[row.external_id]
+            stored_content[row.external_id] = stored
+            _judge(result, row, stored)
+        result.unbilled = unbilled
+    for repeat in repeats:
+        _judge(result, repeat, stored_content[repeat.external_id])
+    result.rejected.sort(key=lambda rejection: rejection.index)
+    return result
+
+
+def _judge(result: IngestResult, row: _Ready, stored: tuple) -> None:
+    """An event whose id is already stored: a duplicate if its content is the same."""
+    differ = _differences(stored, row.content())
+    if differ:
+        result.rejected.append(
+            Rejection(row.index, row.external_id, _conflict(row.external_id, differ))
+        )
+    else:
+        result.duplicates += 1
+
+
+def _count_unbilled(rows: list[_Ready]) -> int:
+    """How many of these chats fall in a month with no plan in force for their customer."""
+    if not rows:
+        return 0
+    covered: dict[int, list[tuple[date, date | None]]] = {}
+    for customer_id, first, last in Subscription.objects.filter(
+        customer_id__in={row.customer_id for row in rows}
+    ).values_list("customer_id", "first_month", "last_month"):
+        covered.setdefault(customer_id, []).append((first, last))
+    return sum(
+        1
+        for row in rows
+        if not any(
+            first <= row.month and (last is None or row.month <= last)
+            for first, last in covered.get(row.customer_id, ())
+        )
+    )
+
+
+def events_void(*, events, reason: str, user) -> int:
+    """Void chats (kept, never deleted): they no longer count in the months not yet invoiced.
+
+    Returns how many were voided; chats already voided keep their first reason.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidChatEvent("reason", _("Say why these chats are voided."))
+    tz = billing_tz()
+    with transaction.atomic():
+        pending = events.filter(voided_at__isnull=True)
+        touched = set(pending.values_list("customer_id", "occurred_at"))
+        customers = sorted({customer_id for customer_id, moment in touched})
+        # No batch of these customers runs meanwhile: the summary is recomputed from the chats.
+        list(Customer.objects.select_for_update().filter(pk__in=customers).order_by("pk"))
+        count = pending.update(voided_at=timezone.now(), voided_by=user, void_reason=reason)
+        for customer_id, month in sorted(
+            {(customer_id, Month.containing(moment, tz)) for customer_id, moment in touched}
+        ):
+            summary_rebuild(customers=[customer_id], month=month)
+    return count
