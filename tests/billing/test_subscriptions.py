@@ -74,7 +74,7 @@ def test_two_new_subscriptions_sharing_a_month_are_refused_and_nothing_is_stored
     assert _stored(customer) == []
 
 
-def test_the_message_is_in_the_language_of_the_request(november):
+def test_the_message_is_in_the_active_language(november):
     customer = CustomerFactory()
     rows = [_new(customer, "GROW", date(2027, 1, 1)), _new(customer, "BASE", date(2027, 3, 1))]
     with translation.override("fr"), pytest.raises(SubscriptionsRefused) as excinfo:
