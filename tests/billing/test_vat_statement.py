@@ -10,7 +10,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from billing.admin.plans import render_statement
+from billing.admin.customers import render_statement
 from billing.invoicing.drafts import invoices_draft
 from billing.invoicing.issue import invoice_issue
 from billing.models import Invoice
