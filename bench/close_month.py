@@ -388,7 +388,7 @@ def expected_drafts(first_day: date) -> tuple[int, int]:
     """(customers with a plan in force in the month, those of them whose month is issued)."""
     from django.db.models import Q
 
-    from billing.models import Invoice, InvoiceKind, InvoiceStatus, Subscription
+    from billing.models import Invoice, Subscription
 
     in_force = set(
         Subscription.objects.filter(first_month__lte=first_day)
@@ -396,9 +396,7 @@ def expected_drafts(first_day: date) -> tuple[int, int]:
         .values_list("customer_id", flat=True)
     )
     issued = set(
-        Invoice.objects.filter(
-            month=first_day, kind=InvoiceKind.INVOICE, status=InvoiceStatus.ISSUED
-        ).values_list("customer_id", flat=True)
+        Invoice.objects.issued().filter(month=first_day).values_list("customer_id", flat=True)
     )
     return len(in_force), len(in_force & issued)
 
