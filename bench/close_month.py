@@ -82,8 +82,9 @@ SMOKE_REPEAT, SMOKE_PDF_REPEAT = 2, 1
 PDF_WARMUP = 2  # PDFs rendered before the timed ones (fonts, stylesheets, templates)
 
 
-# The hand-written twin of billing.usage.selectors.usage_rows (the month close's one aggregate):
-# every chat of the month not voided, per customer, tariff and actor. What the database alone costs.
+# The hand-written twin of billing.usage.selectors.usage_rows_by_customer (the month close's one
+# aggregate): every chat of the month not voided, per customer, tariff and actor. What the
+# database alone costs.
 FLOOR_SQL = """
 SELECT customer_id, tariff_id, actor,
        count(*),
