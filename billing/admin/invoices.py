@@ -279,7 +279,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Cancel with a credit note…"), permissions=["cancel"])
     def cancel_with_credit_note(self, request, queryset):
-        invoices = queryset.filter(status=InvoiceStatus.ISSUED, kind=InvoiceKind.INVOICE)
+        invoices = queryset.issued()
         if "confirm" not in request.POST:
             context = {
                 **self.admin_site.each_context(request),
@@ -323,9 +323,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Record the payment…"), permissions=["issue"])
     def record_payment(self, request, queryset):
-        invoices = queryset.filter(
-            status=InvoiceStatus.ISSUED, kind=InvoiceKind.INVOICE, paid_on__isnull=True
-        )
+        invoices = queryset.issued().filter(paid_on__isnull=True)
         form = PaymentForm(request.POST if "confirm" in request.POST else None)
         if form.is_valid():
             count = 0

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from billing.catalog.tariffs import tariffs_by_id
 from billing.errors import BillingError
 from billing.invoicing.content import (
     SERIES_CREDIT_NOTE,
@@ -33,7 +34,6 @@ from billing.models import (
     InvoiceLine,
     InvoiceSequence,
     InvoiceStatus,
-    Tariff,
 )
 from billing.months import Month
 from billing.months import today as billing_today
@@ -41,7 +41,7 @@ from billing.pricing import price_month
 from billing.usage.selectors import (
     subscription_in_force,
     usage_from_rows,
-    usage_rows,
+    usage_rows_by_customer,
 )
 from customers.models import Customer
 
@@ -139,11 +139,9 @@ def invoice_issue(
                 _("%(customer)s has no plan in force in %(month)s.")
                 % {"customer": customer.code, "month": month}
             )
-        tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
-        usage = usage_from_rows(
-            [row[1:] for row in usage_rows(month=month, customers=[customer.id], tariffs=tariffs)],
-            tariffs,
-        )
+        tariffs = tariffs_by_id()
+        rows = usage_rows_by_customer(month=month, customers=[customer.id], tariffs=tariffs)
+        usage = usage_from_rows(rows.get(customer.id, []), tariffs)
         statement = price_month(
             terms=subscription.terms(), usage=usage, vat=customer.vat_decision()
         )
