@@ -206,6 +206,31 @@ PAYMENT_TERMS_DAYS = env.int("PAYMENT_TERMS_DAYS", default=30)
 LATE_PAYMENT_RATE = env.str("LATE_PAYMENT_RATE", default="10.00")
 RECOVERY_INDEMNITY = env.str("RECOVERY_INDEMNITY", default="40.00")
 
+# Background work (Celery, config/celery.py). CELERY_BROKER_URL: Redis in production
+# (redis://host:6379/0); none: every task runs eagerly in the calling process (development, tests).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "memory://"  # never used: eager tasks do not touch a broker
+# A task is acknowledged once done, and given back to the queue if its worker dies: every task
+# is idempotent (billing/tasks.py), a redelivery does nothing twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Redis gives an unacknowledged task (its worker killed) to another worker after this long.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
+CELERY_TIMEZONE = BILLING_TIME_ZONE
+CELERY_ENABLE_UTC = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Retries of a failed e-mail: 5 more tries, after 1, 2, 4, 8 and 16 minutes.
+EMAIL_TASK_RETRIES = env.int("EMAIL_TASK_RETRIES", default=5)
+EMAIL_TASK_BACKOFF_SECONDS = env.int("EMAIL_TASK_BACKOFF_SECONDS", default=60)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

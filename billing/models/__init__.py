@@ -16,6 +16,7 @@ from billing.models.invoices import (
     InvoiceSequence,
     InvoiceStatus,
 )
+from billing.models.month_close import ItemState, MonthCloseItem, MonthCloseRun
 from billing.models.plans import Plan, Subscription
 from billing.models.tariffs import Tariff, TariffRate
 
@@ -33,6 +34,9 @@ __all__ = [
     "InvoiceLine",
     "InvoiceSequence",
     "InvoiceStatus",
+    "ItemState",
+    "MonthCloseItem",
+    "MonthCloseRun",
     "Plan",
     "Subscription",
     "Tariff",
