@@ -16,7 +16,7 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from billing.errors import BillingError
-from billing.invoicing.issue import invoice_issue
+from billing.invoicing.issue import invoice_issue, invoice_pdf_store
 from billing.models import (
     Invoice,
     InvoiceKind,
@@ -115,6 +115,9 @@ def month_close_item_issue(*, item_id: int) -> MonthCloseItem:
         return item
     if invoice.status != InvoiceStatus.DRAFT:
         if invoice.number:  # issued by an earlier delivery of this task, or by a clerk
+            # A delivery killed after the number was committed may have left the PDF or the
+            # e-mail undone: both are done once (invoice_pdf_store, invoice_send).
+            invoice_pdf_store(invoice_id=invoice.pk)
             _write(item, ItemState.ISSUED, number=invoice.number)
         else:
             _write(item, ItemState.FAILED, reason=str(invoice))
