@@ -12,9 +12,11 @@ from celery import shared_task
 from django.conf import settings
 
 from billing.invoicing.emails import invoice_send
-from billing.invoicing.issue import invoice_pdf_store
-from billing.invoicing.month_close import month_close_item_issue
-from billing.models import EmailStatus
+from billing.invoicing.issue import invoice_pdf_store, invoices_retry_unsent
+from billing.invoicing.month_close import month_close_item_issue, month_close_scheduled
+from billing.models import AlertEmail, EmailStatus
+from billing.usage.alerts import usage_alert_send, usage_alerts_send
+from config.accounts import password_reset_send
 
 
 def _backoff(retries: int) -> int:
@@ -44,3 +46,44 @@ def invoice_send_task(self, *, invoice_id: int, again: bool = False) -> str:
     ):
         raise self.retry(countdown=_backoff(self.request.retries))
     return invoice.email_status
+
+
+@shared_task(
+    name="accounts.password_reset_send",
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    max_retries=5,
+)
+def password_reset_send_task(**kwargs) -> None:
+    """A password reset e-mail (config/accounts.py); a mail server down is tried again."""
+    password_reset_send(**kwargs)
+
+
+@shared_task(name="billing.month_close_scheduled")
+def month_close_scheduled_task() -> None:
+    """On the 1st (CELERY_BEAT_SCHEDULE): the drafts of the month that ended."""
+    month_close_scheduled()
+
+
+@shared_task(name="billing.invoices_retry_unsent")
+def invoices_retry_unsent_task() -> None:
+    """Daily: missing PDFs rendered, failed e-mails sent again."""
+    invoices_retry_unsent()
+
+
+@shared_task(name="billing.usage_alerts_send")
+def usage_alerts_send_task() -> int:
+    """Hourly: the usage alerts of the month's thresholds reached since the last run."""
+    return usage_alerts_send()
+
+
+@shared_task(name="billing.usage_alert_send", bind=True, max_retries=None)
+def usage_alert_send_task(self, *, alert_id: int) -> str:
+    alert = usage_alert_send(alert_id=alert_id)
+    if (
+        alert.email_status == AlertEmail.FAILED
+        and not self.request.is_eager
+        and self.request.retries < settings.EMAIL_TASK_RETRIES
+    ):
+        raise self.retry(countdown=_backoff(self.request.retries))
+    return alert.email_status

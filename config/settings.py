@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -230,6 +231,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Retries of a failed e-mail: 5 more tries, after 1, 2, 4, 8 and 16 minutes.
 EMAIL_TASK_RETRIES = env.int("EMAIL_TASK_RETRIES", default=5)
 EMAIL_TASK_BACKOFF_SECONDS = env.int("EMAIL_TASK_BACKOFF_SECONDS", default=60)
+
+# The schedule (`celery -A config beat`; each job is also a management command, for cron):
+# drafts of the month that ended on the 1st at 05:30 Paris time (issued too only if
+# MONTH_CLOSE_AUTO_ISSUE), usage alerts every hour, failed e-mails and missing PDFs daily.
+MONTH_CLOSE_AUTO_ISSUE = env.bool("MONTH_CLOSE_AUTO_ISSUE", default=False)
+# Usage alerts: the shares of its included points at which a dealer is told (percent).
+USAGE_ALERT_THRESHOLDS = [int(v) for v in env.list("USAGE_ALERT_THRESHOLDS", default=["80", "100"])]
+CELERY_BEAT_SCHEDULE = {
+    "month-close-drafts": {
+        "task": "billing.month_close_scheduled",
+        "schedule": crontab(minute=30, hour=5, day_of_month=1),
+    },
+    "usage-alerts": {"task": "billing.usage_alerts_send", "schedule": crontab(minute=5)},
+    "retry-unsent": {
+        "task": "billing.invoices_retry_unsent",
+        "schedule": crontab(minute=15, hour=7),
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -170,7 +170,9 @@ def _with_pdf(invoice: Invoice) -> Invoice:
     try:
         return invoice_pdf_store(invoice_id=invoice.pk)
     except Exception:  # noqa: BLE001 - issued and numbered; the PDF is rendered again later
-        logger.exception("The PDF of %s could not be rendered: it will be retried", invoice.number)
+        logger.exception(
+            "The PDF of invoice %s could not be rendered: it will be retried", invoice.pk
+        )
         return invoice
 
 
@@ -283,3 +285,24 @@ def invoice_mark_paid(*, invoice: Invoice, paid_on: date) -> Invoice:
 
 # "of October 2026", one string per month: French elides "de" before a vowel (d'avril, d'août,
 # d'octobre, but de mars), which a translated "of %(month)s" could not do.
+
+
+def invoices_retry_unsent() -> tuple[int, int]:
+    """The daily retry: render the PDFs still missing (a rendering that failed after the number
+    was committed), and e-mail again every document whose e-mail failed. (PDFs rendered, e-mails
+    sent again); each goes through its task, once."""
+    missing = list(
+        Invoice.objects.exclude(status=InvoiceStatus.DRAFT)
+        .filter(pdf__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    for invoice_id in missing:
+        _with_pdf(Invoice(pk=invoice_id))
+    failed = list(
+        Invoice.objects.exclude(status=InvoiceStatus.DRAFT)
+        .filter(email_status=EmailStatus.FAILED, pdf__isnull=False)
+        .values_list("pk", flat=True)
+    )
+    for invoice_id in failed:
+        enqueue("billing.invoice_send", invoice_id=invoice_id)
+    return len(missing), len(failed)

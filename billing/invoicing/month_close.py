@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from billing.errors import BillingError
+from billing.invoicing.drafts import CloseReport, invoices_draft
 from billing.invoicing.issue import invoice_issue, invoice_pdf_store
 from billing.models import (
     Invoice,
@@ -25,7 +27,7 @@ from billing.models import (
     MonthCloseItem,
     MonthCloseRun,
 )
-from billing.months import Month
+from billing.months import Month, current_month
 from config.celery import app
 
 
@@ -143,3 +145,14 @@ def month_close_progress(*, run: MonthCloseRun) -> Progress:
 
 def month_close_latest(*, month: Month) -> MonthCloseRun | None:
     return MonthCloseRun.objects.filter(month=month.first_day).first()
+
+
+def month_close_scheduled(
+    *, month: Month | None = None
+) -> tuple[CloseReport, MonthCloseRun | None]:
+    """The job of the 1st (beat, or `close_month_scheduled` from cron): the drafts of the month
+    that ended; issued too only when MONTH_CLOSE_AUTO_ISSUE says so (else a clerk decides)."""
+    month = month or current_month().previous()
+    report = invoices_draft(month=month)
+    run = month_close_start(month=month) if settings.MONTH_CLOSE_AUTO_ISSUE else None
+    return report, run

@@ -4,6 +4,7 @@ the usage summary, invoices. App label and tables stay `billing_*`.
 May import the pure core (pricing, months, vat, errors) and customers.models; no service.
 """
 
+from billing.models.alerts import AlertEmail, UsageAlert
 from billing.models.common import Actor, Category, Unit
 from billing.models.events import ApiToken, ChatEvent, ContactMonth, UsageDay
 from billing.models.invoices import (
@@ -21,6 +22,8 @@ from billing.models.plans import Plan, Subscription
 from billing.models.tariffs import Tariff, TariffRate
 
 __all__ = [
+    "AlertEmail",
+    "UsageAlert",
     "Actor",
     "ApiToken",
     "Category",
