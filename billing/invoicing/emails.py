@@ -118,3 +118,12 @@ def _send(invoice: Invoice) -> None:
     )
     message.attach(f"{invoice.number}.pdf", bytes(invoice.pdf), "application/pdf")
     message.send()
+
+
+def invoices_send_again(*, invoice_ids: list[int]) -> None:
+    """A clerk's "send again": each e-mail through its task (again even if it went)."""
+    from config.celery import app
+
+    task = app.tasks["billing.invoice_send"]
+    for invoice_id in invoice_ids:
+        task.apply_async(kwargs={"invoice_id": invoice_id, "again": True})
