@@ -47,7 +47,7 @@ def worker_env(*, database_url: str, mail_dir: Path, visibility_timeout: int = 1
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=REDIS_URL,
         CELERY_VISIBILITY_TIMEOUT=str(visibility_timeout),
-        EMAIL_URL=f"filemail://{mail_dir}",
+        EMAIL_URL=f"filemail:///{mail_dir}",  # /// + an absolute path: absolute
         PYTHONPATH=str(ROOT),
     )
     return env
