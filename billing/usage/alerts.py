@@ -2,7 +2,7 @@
 (settings.USAGE_ALERT_THRESHOLDS), its billing addresses get one e-mail per threshold and month,
 in the customer's language; the portal shows the same figures as a banner.
 
-The figures are the portal's own (billing.portal.selectors.month_report: points used, the
+The figures are the portal's own (billing.portal.report.month_report: points used, the
 projection and the plan comparison of billing.pricing), so the e-mail, the banner and the report
 cannot disagree. A UsageAlert row is written before its e-mail is sent; its unique constraint
 (customer, month, threshold) is what keeps an alert from going twice, even when two beat
@@ -10,7 +10,6 @@ processes run the hourly job at once."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,9 +23,9 @@ from django.utils.translation import gettext as _
 from billing.formats import format_money
 from billing.models import AlertEmail, Tariff, UsageAlert
 from billing.months import Month, current_month
-from billing.portal.selectors import MonthReport, PlanOption, month_report
+from billing.portal.report import MonthReport, PlanOption, month_report
 from billing.pricing import Projection
-from billing.usage.selectors import subscriptions_in_force, usage_from_rows, usage_rows
+from billing.usage.selectors import subscriptions_in_force, usage_from_rows, usage_rows_by_customer
 from config.celery import enqueue
 from customers.models import Customer
 
@@ -90,17 +89,15 @@ def usage_alerts_send(*, now: datetime | None = None) -> int:
     if not subscriptions:
         return 0
     tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
-    rows = defaultdict(list)
-    for row in usage_rows(
+    rows = usage_rows_by_customer(
         month=month, customers=[s.customer_id for s in subscriptions], tariffs=tariffs
-    ):
-        rows[row[0]].append(row[1:])
+    )
     existing = set(
         UsageAlert.objects.filter(month=month.first_day).values_list("customer_id", "threshold")
     )
     enqueued = 0
     for subscription in subscriptions:
-        points = usage_from_rows(rows[subscription.customer_id], tariffs).points
+        points = usage_from_rows(rows.get(subscription.customer_id, []), tariffs).points
         new = [
             t
             for t in _reached(points, subscription.terms().included_points)

@@ -27,10 +27,10 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.catalog.tariffs import TariffBook
-from billing.models import ChatEvent, Invoice, InvoiceKind, InvoiceStatus, Subscription
+from billing.catalog.tariffs import TariffBook, per_contact_tariff_ids
+from billing.models import ChatEvent, Invoice, Subscription
 from billing.months import Month, billing_tz
-from billing.usage.summary import PG_SUMMARY_CTES, per_contact_tariffs, summary_add, summary_rebuild
+from billing.usage.summary import PG_SUMMARY_CTES, summary_add, summary_rebuild
 from billing.usage.validate import (
     IngestResult,
     InvalidChatEvent,
@@ -94,7 +94,7 @@ def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -
             "received": now,
             "document": document,
             "tz": settings.BILLING_TIME_ZONE,
-            "per_contact": sorted(per_contact_tariffs()),
+            "per_contact": sorted(per_contact_tariff_ids()),
         },
     )
     return dict(cursor.fetchall())
@@ -162,12 +162,9 @@ def _store(
     with transaction.atomic(), connection.cursor() as cursor:
         _lock_customers(cursor, customer_ids)
         invoiced = set(
-            Invoice.objects.filter(
-                kind=InvoiceKind.INVOICE,
-                status=InvoiceStatus.ISSUED,
-                customer_id__in=customer_ids,
-                month__in=months,
-            ).values_list("customer_id", "month")
+            Invoice.objects.issued()
+            .filter(customer_id__in=customer_ids, month__in=months)
+            .values_list("customer_id", "month")
         )
         for row in rows:
             row.late = (row.customer_id, row.month) in invoiced
@@ -189,7 +186,7 @@ def _store(
                     )
                     for row in stored
                 ],
-                per_contact_tariffs(),
+                per_contact_tariff_ids(),
             )
         others = [row.external_id for row in rows if row.external_id not in inserted]
         existing = {}

@@ -22,7 +22,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
-from billing.models import ChatEvent, ContactMonth, Tariff, Unit, UsageDay
+from billing.catalog.tariffs import per_contact_tariff_ids
+from billing.models import ChatEvent, ContactMonth, UsageDay
 from billing.months import Month, billing_tz
 
 _BATCH = 500
@@ -84,10 +85,6 @@ PG_SUMMARY_CTES = "".join(
         ")",
     ]
 )
-
-
-def per_contact_tariffs() -> set[int]:
-    return set(Tariff.objects.filter(unit=Unit.CONTACT_MONTH).values_list("id", flat=True))
 
 
 def _upsert(cursor, statement: str, rows: list[tuple]) -> None:
@@ -172,7 +169,7 @@ def summary_rebuild(*, customers: list[int] | None = None, month: Month | None =
         events = events.filter(occurred_at__gte=start, occurred_at__lt=end)
         days = days.filter(day__gte=month.first_day, day__lt=month.next().first_day)
         contacts = contacts.filter(month=month.first_day)
-    per_contact = per_contact_tariffs()
+    per_contact = per_contact_tariff_ids()
     with transaction.atomic():
         days.delete()
         contacts.delete()
