@@ -2,7 +2,7 @@
 (settings.USAGE_ALERT_THRESHOLDS), its billing addresses get one e-mail per threshold and month,
 in the customer's language; the portal shows the same figures as a banner.
 
-The figures are the portal's own (billing.portal.report.month_report: points used, the
+The figures are the report page's own (billing.usage.report.month_report: points used, the
 projection and the plan comparison of billing.pricing), so the e-mail, the banner and the report
 cannot disagree. A UsageAlert row is written before its e-mail is sent; its unique constraint
 (customer, month, threshold) is what keeps an alert from going twice, even when two beat
@@ -23,8 +23,8 @@ from django.utils.translation import gettext as _
 from billing.formats import format_money
 from billing.models import AlertEmail, Tariff, UsageAlert
 from billing.months import Month, current_month
-from billing.portal.report import MonthReport, PlanOption, month_report
 from billing.pricing import Projection
+from billing.usage.report import MonthReport, PlanOption, month_report
 from billing.usage.selectors import subscriptions_in_force, usage_from_rows, usage_rows_by_customer
 from config.celery import enqueue
 from customers.models import Customer
