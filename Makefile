@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 URL_HOST = $(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST))
 
-.PHONY: run test install browser lint format messages check-deploy bench bench-ingest bench-report clean
+.PHONY: run test install browser redis worker beat lint format messages check-deploy bench bench-ingest bench-report clean
 
 install: $(STAMP)
 
@@ -27,7 +27,7 @@ run: install .env
 	$(BIN)/python manage.py load_demo --url http://$(URL_HOST):$(PORT)
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: install browser
+test: install browser redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The browser test drives Debian's chromium (never a browser download): installed if missing.
@@ -37,6 +37,25 @@ browser:
 	  echo "Installing Debian's chromium for the browser test"; \
 	  $(SUDO) apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y --no-install-recommends chromium; }; }
+
+# The worker test and bench/issue_month.py talk to Debian's redis-server: installed if missing,
+# started if nothing answers on 127.0.0.1:6379.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "Installing Debian's redis-server for the Celery worker test"; \
+	  $(SUDO) apt-get install -y --no-install-recommends redis-server >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y --no-install-recommends redis-server; }; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { \
+	  echo "Starting redis-server on 127.0.0.1:6379"; \
+	  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli ping >/dev/null 2>&1 && break; sleep 0.5; done; }
+
+# Background work: `make worker` / `make beat` with CELERY_BROKER_URL=redis://127.0.0.1:6379/0.
+worker: install
+	$(BIN)/celery -A config worker --loglevel=INFO
+
+beat: install
+	$(BIN)/celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule
 
 lint: install
 	$(BIN)/ruff check .

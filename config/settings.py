@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -205,6 +206,49 @@ PAYMENT_TERMS_DAYS = env.int("PAYMENT_TERMS_DAYS", default=30)
 # French law requires every invoice to state (Code de commerce, L441-10).
 LATE_PAYMENT_RATE = env.str("LATE_PAYMENT_RATE", default="10.00")
 RECOVERY_INDEMNITY = env.str("RECOVERY_INDEMNITY", default="40.00")
+
+# Background work (Celery, config/celery.py). CELERY_BROKER_URL: Redis in production
+# (redis://host:6379/0); none: every task runs eagerly in the calling process (development, tests).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "memory://"  # never used: eager tasks do not touch a broker
+# A task is acknowledged once done, and given back to the queue if its worker dies: every task
+# is idempotent (billing/tasks.py), a redelivery does nothing twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Redis gives an unacknowledged task (its worker killed) to another worker after this long.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
+CELERY_TIMEZONE = BILLING_TIME_ZONE
+CELERY_ENABLE_UTC = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Retries of a failed e-mail: 5 more tries, after 1, 2, 4, 8 and 16 minutes.
+EMAIL_TASK_RETRIES = env.int("EMAIL_TASK_RETRIES", default=5)
+EMAIL_TASK_BACKOFF_SECONDS = env.int("EMAIL_TASK_BACKOFF_SECONDS", default=60)
+
+# The schedule (`celery -A config beat`; each job is also a management command, for cron):
+# drafts of the month that ended on the 1st at 05:30 Paris time (issued too only if
+# MONTH_CLOSE_AUTO_ISSUE), usage alerts every hour, failed e-mails and missing PDFs daily.
+MONTH_CLOSE_AUTO_ISSUE = env.bool("MONTH_CLOSE_AUTO_ISSUE", default=False)
+# Usage alerts: the shares of its included points at which a dealer is told (percent).
+USAGE_ALERT_THRESHOLDS = [int(v) for v in env.list("USAGE_ALERT_THRESHOLDS", default=["80", "100"])]
+CELERY_BEAT_SCHEDULE = {
+    "month-close-drafts": {
+        "task": "billing.month_close_scheduled",
+        "schedule": crontab(minute=30, hour=5, day_of_month=1),
+    },
+    "usage-alerts": {"task": "billing.usage_alerts_send", "schedule": crontab(minute=5)},
+    "retry-unsent": {
+        "task": "billing.invoices_retry_unsent",
+        "schedule": crontab(minute=15, hour=7),
+    },
+}
 
 LOGGING = {
     "version": 1,

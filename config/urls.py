@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
 from billing.usage.api import api
+from config.accounts import PasswordResetForm
 
 # Login, logout and password reset for dealers, with the portal's own templates (the admin keeps
 # its own login page and password change).
@@ -12,6 +13,7 @@ accounts = [
     path(
         "password-reset/",
         auth_views.PasswordResetView.as_view(
+            form_class=PasswordResetForm,  # the e-mail goes through a task
             email_template_name="registration/password_reset_email.txt",
             success_url=reverse_lazy("password_reset_done"),
         ),

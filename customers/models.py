@@ -166,6 +166,14 @@ class Customer(models.Model):
             "outside the EU: no French VAT)."
         ),
     )
+    usage_alerts = models.BooleanField(
+        _("usage alerts"),
+        default=True,
+        help_text=_(
+            "E-mail the billing addresses when the month's points reach 80 % and 100 % of the "
+            "included points (the dealer can turn it off in the portal)."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.admin.shared import LOCALIZED_DECIMALS
 from billing.catalog.subscriptions import subscriptions_check, subscriptions_save
 from billing.errors import BillingError, SubscriptionsRefused
-from billing.models import Actor, ChatEvent, Plan, Subscription, Tariff
+from billing.models import Actor, ChatEvent, Plan, Subscription, Tariff, UsageAlert
 from billing.months import Month, current_month
 from billing.usage.selectors import customer_attention, month_statement
 from customers.models import (
@@ -158,6 +158,23 @@ class CustomerForm(forms.ModelForm):
         return normalize_vat_number(self.cleaned_data["vat_number"])
 
 
+class UsageAlertInline(admin.TabularInline):
+    """The usage alerts sent to the customer (billing.usage.alerts): read only."""
+
+    model = UsageAlert
+    extra = 0
+    can_delete = False
+    fields = ("month", "threshold", "points_used", "included_points", "created_at", "email_status")
+    readonly_fields = fields
+    verbose_name_plural = _("usage alerts sent")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     form = CustomerForm
@@ -176,7 +193,7 @@ class CustomerAdmin(admin.ModelAdmin):
     list_filter = ("country", "language")
     search_fields = ("code", "legal_name", "vat_number", "siren", "billing_emails")
     search_help_text = _("Code, name, VAT number, SIREN or billing e-mail: all or part of it.")
-    inlines = [SubscriptionInline, CustomerAccessInline]
+    inlines = [SubscriptionInline, CustomerAccessInline, UsageAlertInline]
     readonly_fields = (
         "current_month_statement",
         "last_month_statement",
@@ -189,7 +206,16 @@ class CustomerAdmin(admin.ModelAdmin):
         (_("Address"), {"fields": ("address", "postal_code", "city", "country")}),
         (
             _("Tax and invoicing"),
-            {"fields": ("vat_number", "siren", "vat_rate", "vat_treatment", "billing_emails")},
+            {
+                "fields": (
+                    "vat_number",
+                    "siren",
+                    "vat_rate",
+                    "vat_treatment",
+                    "billing_emails",
+                    "usage_alerts",
+                )
+            },
         ),
         (
             _("Statements"),

@@ -5,6 +5,7 @@ month close page is billing.admin.month_close."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
@@ -16,14 +17,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from billing.admin.month_close import month_close_urls, tell_issued
 from billing.errors import BillingError
 from billing.formats import format_money
-from billing.invoicing.emails import invoice_send
+from billing.invoicing.emails import invoices_send_again
 from billing.invoicing.issue import invoice_cancel, invoice_mark_paid, invoices_issue
 from billing.models import Actor, EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from billing.months import Month
@@ -308,12 +309,24 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Send the e-mail again"), permissions=["send"])
     def send_again(self, request, queryset):
-        sent = failed = 0
-        for invoice in queryset.exclude(status=InvoiceStatus.DRAFT):
-            if invoice_send(invoice_id=invoice.pk).email_status == EmailStatus.SENT:
-                sent += 1
-            else:
-                failed += 1
+        # Through the e-mail task (retries and backoff); without a broker it runs here and now.
+        ids = list(queryset.exclude(status=InvoiceStatus.DRAFT).values_list("pk", flat=True))
+        invoices_send_again(invoice_ids=ids)
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d e-mail handed to the workers: its status follows on the invoice.",
+                    "%(count)d e-mails handed to the workers: their status follows on the "
+                    "invoices.",
+                    len(ids),
+                )
+                % {"count": len(ids)},
+                messages.SUCCESS,
+            )
+            return
+        statuses = list(Invoice.objects.filter(pk__in=ids).values_list("email_status", flat=True))
+        sent, failed = statuses.count(EmailStatus.SENT), statuses.count(EmailStatus.FAILED)
         self.message_user(
             request,
             gettext("E-mails sent: %(sent)d; failed: %(failed)d.")

@@ -1,5 +1,7 @@
 """The month close page (Invoices → Month close): a month's invoices and what needs attention,
-and its two actions, each one service: compute the drafts, issue the selected drafts.
+and its actions, each one service: compute the drafts, issue the selected drafts (one task per
+draft: a month close run, whose progress the page shows, refreshing itself until no draft waits),
+retry the run's failed drafts.
 
 Seeing the page takes the permission to view invoices; its actions, the one to issue them."""
 
@@ -17,8 +19,14 @@ from django.utils.translation import gettext, ngettext
 
 from billing.errors import BillingError
 from billing.invoicing.drafts import invoices_draft
-from billing.invoicing.issue import IssueReport, invoices_issue_selected
-from billing.models import Invoice, InvoiceStatus
+from billing.invoicing.issue import IssueReport
+from billing.invoicing.month_close import (
+    month_close_latest,
+    month_close_progress,
+    month_close_retry,
+    month_close_start,
+)
+from billing.models import Invoice, InvoiceStatus, ItemState, MonthCloseRun
 from billing.months import Month, current_month
 from billing.months import today as billing_today
 from billing.usage.selectors import subscriptions_in_force
@@ -72,10 +80,13 @@ def compute_drafts(request: HttpRequest, month: Month) -> None:
 
 
 def issue_selected(request: HttpRequest, month: Month) -> None:
+    """One task per selected draft (month_close_start); the page then shows the run's progress.
+    Without a broker the tasks have run by now: the result is told at once."""
     selected = request.POST.getlist("invoice")
     ids = [int(value) for value in selected if value.isdigit()]
-    report = invoices_issue_selected(month=month, invoice_ids=ids)
-    gone = report.gone + len(selected) - len(ids)  # a value that is no id is no draft either
+    run = month_close_start(month=month, invoice_ids=ids, user=request.user)
+    progress = month_close_progress(run=run)
+    gone = len(selected) - progress.total  # recomputed or issued meanwhile, or no id at all
     if gone:
         messages.warning(
             request,
@@ -85,10 +96,56 @@ def issue_selected(request: HttpRequest, month: Month) -> None:
             )
             % {"count": gone},
         )
-    tell_issued(request, report)
+    if progress.done:
+        tell_run(request, run)
+    else:
+        messages.info(
+            request,
+            ngettext(
+                "%(count)d draft is being issued: the page shows its progress.",
+                "%(count)d drafts are being issued: the page shows their progress.",
+                progress.total,
+            )
+            % {"count": progress.total},
+        )
 
 
-ACTIONS = {"draft": compute_drafts, "issue": issue_selected}
+def retry_failed(request: HttpRequest, month: Month) -> None:
+    """Send the failed drafts of the month's latest run to the workers again."""
+    run = month_close_latest(month=month)
+    count = month_close_retry(run=run) if run is not None else 0
+    if not count:
+        messages.warning(request, gettext("No failed draft to retry."))
+        return
+    if month_close_progress(run=run).done:
+        tell_run(request, run)
+    else:
+        messages.info(
+            request,
+            ngettext(
+                "%(count)d failed draft sent again.",
+                "%(count)d failed drafts sent again.",
+                count,
+            )
+            % {"count": count},
+        )
+
+
+def tell_run(request: HttpRequest, run: MonthCloseRun) -> None:
+    items = list(run.items.select_related("customer").order_by("customer__code"))
+    issued = sorted(item.number for item in items if item.state == ItemState.ISSUED)
+    refused = [item.reason for item in items if item.state == ItemState.FAILED]
+    if issued:
+        messages.success(
+            request,
+            ngettext("Issued %(numbers)s.", "Issued %(count)d invoices: %(numbers)s.", len(issued))
+            % {"count": len(issued), "numbers": ", ".join(issued)},
+        )
+    for message in refused:
+        messages.error(request, message)
+
+
+ACTIONS = {"draft": compute_drafts, "issue": issue_selected, "retry": retry_failed}
 
 
 def tell_issued(request: HttpRequest, report: IssueReport) -> None:
@@ -120,6 +177,8 @@ def month_close_page(
     for invoice in invoices:
         invoice.plan_label = plans.get(invoice.customer_id, invoice.plan_name)
     drafts = [invoice for invoice in invoices if invoice.status == InvoiceStatus.DRAFT]
+    run = month_close_latest(month=month)
+    progress = month_close_progress(run=run) if run is not None else None
     context = {
         **model_admin.admin_site.each_context(request),
         "title": gettext("Month close: %(month)s") % {"month": month},
@@ -132,5 +191,13 @@ def month_close_page(
         "no_email": {i.customer_id for i in drafts if not i.customer.billing_email_list},
         "month_over": month.next().first_day <= billing_today(),
         "can_issue": model_admin.has_issue_permission(request),
+        # The latest run of the month: its counts (one query), its failures with their reasons;
+        # the page refreshes itself while drafts wait.
+        "run": run,
+        "progress": progress,
+        "failed": list(run.items.filter(state=ItemState.FAILED).select_related("customer")[:200])
+        if progress and progress.failed
+        else [],
+        "refresh_seconds": 3 if progress and not progress.done else None,
     }
     return TemplateResponse(request, "admin/billing/invoice/close.html", context)

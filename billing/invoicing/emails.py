@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -39,64 +40,90 @@ def of_month(day: date) -> str:
     return str(_OF_MONTH[day.month - 1]) % {"year": day.year}
 
 
-def invoice_send(*, invoice_id: int) -> Invoice:
+def invoice_send(*, invoice_id: int, again: bool = False) -> Invoice:
     """E-mail an issued invoice or credit note (its stored PDF) to the customer's billing
     addresses, in the invoice's language. A failure is recorded (and can be retried); it never
-    un-issues anything."""
+    un-issues anything.
+
+    Once: the invoice's row is locked while sending and its e-mail status is the truth, so a
+    redelivered or doubled task sends nothing when the e-mail went already (`again`: a clerk's
+    explicit "send again")."""
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("customer", "credited_invoice")
+            .get(pk=invoice_id)
+        )
+        if invoice.email_status == EmailStatus.SENT and not again:
+            return invoice
+        try:
+            _send(invoice)
+        except Exception as error:  # noqa: BLE001 - any failure to send is recorded, never raised
+            invoice.email_status = EmailStatus.FAILED
+            invoice.email_error = f"{type(error).__name__}: {error}"[:2000]
+            invoice.save(update_fields=["email_status", "email_error"])
+            return invoice
+        invoice.email_status = EmailStatus.SENT
+        invoice.email_sent_at = timezone.now()
+        invoice.email_error = ""
+        invoice.save(update_fields=["email_status", "email_sent_at", "email_error"])
+    return invoice
+
+
+def _send(invoice: Invoice) -> None:
     from django.core.mail import EmailMessage
 
-    invoice = Invoice.objects.select_related("customer").get(pk=invoice_id)
     recipients = invoice.customer.billing_email_list
-    try:
-        if not recipients:
-            raise InvoiceError(_("The customer has no billing e-mail address."))
-        with translation.override(invoice.language):
-            month = date_format(invoice.month, "F Y")
-            if invoice.kind == InvoiceKind.CREDIT_NOTE:
-                subject = _("Credit note %(number)s (%(month)s)") % {
-                    "number": invoice.number,
-                    "month": month,
-                }
-                body = _(
-                    "Hello,\n\nPlease find attached credit note %(number)s, which cancels "
-                    "invoice %(original)s %(of_month)s.\n\n%(seller)s"
-                ) % {
-                    "number": invoice.number,
-                    "original": invoice.credited_invoice.number,
-                    "of_month": of_month(invoice.month),
-                    "seller": invoice.seller.get("legal_name", ""),
-                }
-            else:
-                subject = _("Invoice %(number)s — Chatpoints %(month)s") % {
-                    "number": invoice.number,
-                    "month": month,
-                }
-                body = _(
-                    "Hello,\n\nPlease find attached invoice %(number)s for your Chatpoints "
-                    "%(of_month)s: %(total)s including VAT, due on %(due)s.\n\n%(seller)s"
-                ) % {
-                    "number": invoice.number,
-                    "of_month": of_month(invoice.month),
-                    "total": format_money(invoice.total),
-                    "due": date_format(invoice.due_date, "DATE_FORMAT"),
-                    "seller": invoice.seller.get("legal_name", ""),
-                }
-        message = EmailMessage(
-            subject=subject,
-            body=body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=recipients,
-            reply_to=[invoice.seller.get("email")] if invoice.seller.get("email") else None,
-        )
-        message.attach(f"{invoice.number}.pdf", bytes(invoice.pdf), "application/pdf")
-        message.send()
-    except Exception as error:  # noqa: BLE001 - any failure to send is recorded, never raised
-        invoice.email_status = EmailStatus.FAILED
-        invoice.email_error = f"{type(error).__name__}: {error}"[:2000]
-        invoice.save(update_fields=["email_status", "email_error"])
-        return invoice
-    invoice.email_status = EmailStatus.SENT
-    invoice.email_sent_at = timezone.now()
-    invoice.email_error = ""
-    invoice.save(update_fields=["email_status", "email_sent_at", "email_error"])
-    return invoice
+    if not recipients:
+        raise InvoiceError(_("The customer has no billing e-mail address."))
+    if invoice.pdf is None:
+        raise InvoiceError(_("The PDF of %(invoice)s is not rendered yet.") % {"invoice": invoice})
+    with translation.override(invoice.language):
+        month = date_format(invoice.month, "F Y")
+        if invoice.kind == InvoiceKind.CREDIT_NOTE:
+            subject = _("Credit note %(number)s (%(month)s)") % {
+                "number": invoice.number,
+                "month": month,
+            }
+            body = _(
+                "Hello,\n\nPlease find attached credit note %(number)s, which cancels "
+                "invoice %(original)s %(of_month)s.\n\n%(seller)s"
+            ) % {
+                "number": invoice.number,
+                "original": invoice.credited_invoice.number,
+                "of_month": of_month(invoice.month),
+                "seller": invoice.seller.get("legal_name", ""),
+            }
+        else:
+            subject = _("Invoice %(number)s — Chatpoints %(month)s") % {
+                "number": invoice.number,
+                "month": month,
+            }
+            body = _(
+                "Hello,\n\nPlease find attached invoice %(number)s for your Chatpoints "
+                "%(of_month)s: %(total)s including VAT, due on %(due)s.\n\n%(seller)s"
+            ) % {
+                "number": invoice.number,
+                "of_month": of_month(invoice.month),
+                "total": format_money(invoice.total),
+                "due": date_format(invoice.due_date, "DATE_FORMAT"),
+                "seller": invoice.seller.get("legal_name", ""),
+            }
+    message = EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
+        reply_to=[invoice.seller.get("email")] if invoice.seller.get("email") else None,
+    )
+    message.attach(f"{invoice.number}.pdf", bytes(invoice.pdf), "application/pdf")
+    message.send()
+
+
+def invoices_send_again(*, invoice_ids: list[int]) -> None:
+    """A clerk's "send again": each e-mail through its task (again even if it went)."""
+    from config.celery import app
+
+    task = app.tasks["billing.invoice_send"]
+    for invoice_id in invoice_ids:
+        task.apply_async(kwargs={"invoice_id": invoice_id, "again": True})

@@ -1,12 +1,14 @@
 """Issuing: a draft frozen under a lock on its customer, the next number of the year's series
-(gapless: a rolled-back issue gives it back), the stored PDF; credit notes that cancel an
-issued invoice; payments marked.
+(gapless: a rolled-back issue gives it back); then its PDF, rendered once outside the series'
+lock (so several workers render at once) and stored once (the database refuses a second);
+credit notes that cancel an issued invoice; payments marked.
 
 Money comes from billing.pricing only, the VAT decision from billing.vat
 (Customer.vat_decision); this package copies them into rows."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -27,8 +29,8 @@ from billing.invoicing.content import (
     _buyer,
     _fill,
 )
-from billing.invoicing.emails import invoice_send
 from billing.models import (
+    EmailStatus,
     Invoice,
     InvoiceKind,
     InvoiceLine,
@@ -43,7 +45,10 @@ from billing.usage.selectors import (
     usage_from_rows,
     usage_rows_by_customer,
 )
+from config.celery import enqueue
 from customers.models import Customer
+
+logger = logging.getLogger(__name__)
 
 
 def _next_number(series: str, year: int) -> tuple[int, str]:
@@ -79,13 +84,12 @@ def _lock_customer(customer_id: int) -> Customer:
 def _finalize(
     invoice: Invoice, lines: list[InvoiceLine], *, series: str, now: datetime | None = None
 ) -> None:
-    """Number, date, render and mark issued (inside the caller's transaction).
+    """Number, date and mark issued (inside the caller's transaction); the PDF follows once the
+    number is committed (invoice_pdf_store), so the series' lock is held for milliseconds.
 
     `now`: the moment of issue, the present unless given (the demo issues its past months on
     their day). Never in the future, never before the series' last issue: numbers and issue
     dates go up together."""
-    from billing.invoicing.pdf import invoice_pdf
-
     year = billing_today(now).year
     sequence, number = _next_number(series, year)  # waits for any issue of the series in flight
     if now is None:
@@ -106,7 +110,6 @@ def _finalize(
     invoice.issued_at = now
     invoice.issue_date = issue_date
     invoice.due_date = issue_date + timedelta(days=settings.PAYMENT_TERMS_DAYS)
-    invoice.pdf = invoice_pdf(invoice, lines)
     invoice.status = InvoiceStatus.ISSUED
     invoice.save()
 
@@ -114,7 +117,9 @@ def _finalize(
 def invoice_issue(
     *, invoice: Invoice, today: date | None = None, now: datetime | None = None
 ) -> Invoice:
-    """Issue a draft: recompute it, freeze it, number it, store its PDF; e-mail it after commit.
+    """Issue a draft: recompute it, freeze it, number it (committed), then store its PDF and
+    e-mail it after commit (invoice_pdf_store). A PDF that fails to render leaves the invoice
+    issued without one (no gap); invoice_pdf_store renders it later (the daily retry job).
 
     `now`: the moment of issue, the present unless given (see _finalize)."""
     with transaction.atomic():
@@ -159,7 +164,37 @@ def invoice_issue(
         InvoiceLine.objects.filter(invoice=invoice).delete()
         InvoiceLine.objects.bulk_create(lines)
         _finalize(invoice, lines, series=SERIES_INVOICE, now=now)
-        transaction.on_commit(lambda: invoice_send(invoice_id=invoice.pk))
+    return _with_pdf(invoice)
+
+
+def _with_pdf(invoice: Invoice) -> Invoice:
+    try:
+        return invoice_pdf_store(invoice_id=invoice.pk)
+    except Exception:  # noqa: BLE001 - issued and numbered; the PDF is rendered again later
+        logger.exception(
+            "The PDF of invoice %s could not be rendered: it will be retried", invoice.pk
+        )
+        return invoice
+
+
+def invoice_pdf_store(*, invoice_id: int) -> Invoice:
+    """Render and store the PDF of an issued invoice or credit note that has none yet (once: the
+    database refuses to change a stored PDF), then e-mail it after commit unless it went already.
+    Idempotent: a second call renders nothing and sends nothing twice (invoice_send)."""
+    from billing.invoicing.pdf import invoice_pdf
+
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.status == InvoiceStatus.DRAFT:
+            raise InvoiceError(
+                _("%(invoice)s is a draft: it has no PDF yet.") % {"invoice": invoice}
+            )
+        if invoice.pdf is None:
+            pdf = invoice_pdf(invoice, list(invoice.lines.all()))
+            Invoice.objects.filter(pk=invoice.pk, pdf__isnull=True).update(pdf=pdf)
+            invoice.pdf = pdf
+        if invoice.email_status != EmailStatus.SENT:
+            enqueue("billing.invoice_send", invoice_id=invoice.pk)
     return invoice
 
 
@@ -215,8 +250,7 @@ def invoice_cancel(*, invoice: Invoice, now: datetime | None = None) -> Invoice:
         _finalize(note, lines, series=SERIES_CREDIT_NOTE, now=now)
         original.status = InvoiceStatus.CANCELLED
         original.save(update_fields=["status"])
-        transaction.on_commit(lambda: invoice_send(invoice_id=note.pk))
-    return note
+    return _with_pdf(note)
 
 
 def invoices_issue_month(
@@ -278,3 +312,24 @@ def invoice_mark_paid(*, invoice: Invoice, paid_on: date) -> Invoice:
 
 # "of October 2026", one string per month: French elides "de" before a vowel (d'avril, d'août,
 # d'octobre, but de mars), which a translated "of %(month)s" could not do.
+
+
+def invoices_retry_unsent() -> tuple[int, int]:
+    """The daily retry: render the PDFs still missing (a rendering that failed after the number
+    was committed), and e-mail again every document whose e-mail failed. (PDFs rendered, e-mails
+    sent again); each goes through its task, once."""
+    missing = list(
+        Invoice.objects.exclude(status=InvoiceStatus.DRAFT)
+        .filter(pdf__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    for invoice_id in missing:
+        _with_pdf(Invoice(pk=invoice_id))
+    failed = list(
+        Invoice.objects.exclude(status=InvoiceStatus.DRAFT)
+        .filter(email_status=EmailStatus.FAILED, pdf__isnull=False)
+        .values_list("pk", flat=True)
+    )
+    for invoice_id in failed:
+        enqueue("billing.invoice_send", invoice_id=invoice_id)
+    return len(missing), len(failed)

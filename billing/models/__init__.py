@@ -4,6 +4,7 @@ the usage summary, invoices. App label and tables stay `billing_*`.
 May import the pure core (pricing, months, vat, errors) and customers.models; no service.
 """
 
+from billing.models.alerts import AlertEmail, UsageAlert
 from billing.models.common import Actor, Category, Unit
 from billing.models.events import ApiToken, ChatEvent, ContactMonth, UsageDay
 from billing.models.invoices import (
@@ -16,10 +17,13 @@ from billing.models.invoices import (
     InvoiceSequence,
     InvoiceStatus,
 )
+from billing.models.month_close import ItemState, MonthCloseItem, MonthCloseRun
 from billing.models.plans import Plan, Subscription
 from billing.models.tariffs import Tariff, TariffRate
 
 __all__ = [
+    "AlertEmail",
+    "UsageAlert",
     "Actor",
     "ApiToken",
     "Category",
@@ -33,6 +37,9 @@ __all__ = [
     "InvoiceLine",
     "InvoiceSequence",
     "InvoiceStatus",
+    "ItemState",
+    "MonthCloseItem",
+    "MonthCloseRun",
     "Plan",
     "Subscription",
     "Tariff",

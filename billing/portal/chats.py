@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from billing.catalog.tariffs import per_contact_tariff_ids
 from billing.models import ContactMonth, Tariff, Unit
 from billing.months import Month, billing_tz
-from billing.portal.report import MonthReport
+from billing.usage.report import MonthReport
 from billing.usage.selectors import events_in_month
 from customers.models import Customer
 

@@ -1,6 +1,6 @@
 """Selectors of the dealer's pages: which customers and months a user may see, everything the
 report page shows (report_page: the month, then a page of its chats, read as the month was) and
-the invoices. The month itself is billing.portal.report's, its chats billing.portal.chats'.
+the invoices. The month itself is billing.usage.report's, its chats billing.portal.chats'.
 
 Everything here reads; a fixed number of queries per page whatever the number of chats.
 """
@@ -24,7 +24,7 @@ from billing.portal.chats import (
     filtered_totals,
     month_chats,
 )
-from billing.portal.report import MonthReport, month_report
+from billing.usage.report import MonthReport, month_report
 from customers.models import Customer
 
 CHATS_PER_PAGE = 50

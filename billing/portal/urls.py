@@ -43,6 +43,7 @@ urlpatterns = [
         name="report_csv",
     ),
     path("dealers/<customer:customer>/invoices/", views.invoices, name="invoices"),
+    path("dealers/<customer:customer>/alerts/", views.usage_alerts, name="usage_alerts"),
     path(
         "dealers/<customer:customer>/invoices/<number:number>.pdf",
         views.invoice_pdf,

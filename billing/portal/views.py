@@ -15,13 +15,14 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import get_language, gettext_lazy, ngettext, pgettext
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from billing.catalog.tariffs import tariffs_by_id
 from billing.errors import InvalidMonth
@@ -35,6 +36,12 @@ from billing.portal.selectors import (
     portal_customers,
     report_months,
     report_page,
+)
+from billing.usage.alerts import (
+    customer_alerts_set,
+    thresholds,
+    usage_alert_figures,
+    usage_alerts_of,
 )
 
 SESSION_CUSTOMER = "portal_customer"
@@ -199,8 +206,33 @@ def report(request, customer: str, month: str):
         "gauge": gauge(used=data.points_used, included=data.statement.included_points)
         if data.statement
         else None,
+        # The usage alert of the month in progress, the same figures the e-mail gives.
+        "alert": usage_alert_figures(report=data) if data.is_current else None,
     }
     return render(request, "billing/portal/report.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def usage_alerts(request, customer: str):
+    """The dealer's usage alerts: those sent, and the switch to turn the e-mails off or on (the
+    dealer's own users, or staff who may change customers)."""
+    customer = _customer(request, customer)
+    may_change = customer.accesses.filter(user=request.user).exists() or request.user.has_perm(
+        "customers.change_customer"
+    )
+    if request.method == "POST":
+        if not may_change:
+            raise PermissionDenied
+        customer_alerts_set(customer=customer, enabled=request.POST.get("enabled") == "1")
+        return redirect("portal:usage_alerts", customer=customer.code)
+    context = {
+        **_portal_context(request, customer, "alerts"),
+        "alerts": usage_alerts_of(customer=customer),
+        "thresholds": thresholds(),
+        "may_change": may_change,
+    }
+    return render(request, "billing/portal/alerts.html", context)
 
 
 def _chart(data):

@@ -15,7 +15,7 @@ from billing.errors import BillingError
 from billing.invoicing.content import InvoiceError
 from billing.invoicing.drafts import invoices_draft
 from billing.invoicing.emails import invoice_send
-from billing.invoicing.issue import invoice_cancel, invoice_issue
+from billing.invoicing.issue import invoice_cancel, invoice_issue, invoice_pdf_store
 from billing.models import Invoice, InvoiceLine, InvoiceSequence
 from billing.months import Month
 from billing.usage.store import events_ingest
@@ -284,7 +284,10 @@ def test_what_may_change_on_an_issued_invoice(today):
 # --- Numbers --------------------------------------------------------------------------------------
 
 
-def test_numbers_follow_each_other_per_series_and_a_failed_issue_leaves_no_gap(today, monkeypatch):
+def test_numbers_follow_each_other_per_series_and_a_failed_pdf_leaves_no_gap(today, monkeypatch):
+    # Issuing commits the number first, then renders the PDF outside the series' lock (so
+    # workers render in parallel): a PDF that fails leaves the invoice issued, numbered and
+    # without a PDF (nothing e-mailed), until invoice_pdf_store renders it (the retry job).
     dealers = [grow_3234(code=f"dealer-{n}") for n in range(3)]
     invoices_draft(month=OCTOBER)
     first = invoice_issue(invoice=draft_of(dealers[0]))
@@ -295,12 +298,15 @@ def test_numbers_follow_each_other_per_series_and_a_failed_issue_leaves_no_gap(t
         raise RuntimeError("the PDF could not be rendered")
 
     monkeypatch.setattr(pdf, "invoice_pdf", broken)
-    with pytest.raises(RuntimeError):
-        invoice_issue(invoice=draft_of(dealers[1]))
+    second = invoice_issue(invoice=Invoice.objects.get(customer=dealers[1]))
     monkeypatch.undo()
-    assert draft_of(dealers[1]).number is None
-    second = invoice_issue(invoice=draft_of(dealers[2]))
-    third = invoice_issue(invoice=draft_of(dealers[1]))
+    second.refresh_from_db()
+    assert (second.number, second.status, second.pdf) == ("F2026-00002", "issued", None)
+    assert second.email_status == ""
+    third = invoice_issue(invoice=draft_of(dealers[2]))
+    invoice_pdf_store(invoice_id=second.pk)
+    second.refresh_from_db()
+    assert "F2026-00002" in pdf_text(second)
     note = invoice_cancel(invoice=second)
     assert [first.number, second.number, third.number, note.number] == [
         "F2026-00001",
@@ -309,6 +315,18 @@ def test_numbers_follow_each_other_per_series_and_a_failed_issue_leaves_no_gap(t
         "AV2026-00001",
     ]
     assert InvoiceSequence.objects.get(series="F", year=2026).last == 3
+
+
+def test_a_stored_pdf_is_never_replaced_but_a_missing_one_is_filled_once(today):
+    invoice = issue(grow_3234())
+    stored = bytes(invoice.pdf)
+    rows = Invoice.objects.filter(pk=invoice.pk)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows.update(pdf=b"%PDF-other")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows.update(pdf=None)
+    assert invoice_pdf_store(invoice_id=invoice.pk).pdf == stored
+    assert bytes(rows.get().pdf) == stored
 
 
 def test_the_database_refuses_a_number_twice(today):

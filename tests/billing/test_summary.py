@@ -10,7 +10,7 @@ import pytest
 from billing.catalog.tariffs import tariffs_by_id
 from billing.models import ChatEvent, Tariff
 from billing.months import Month
-from billing.portal.report import _read_month, _read_summary
+from billing.usage.report import _read_month, _read_summary
 from billing.usage.store import events_ingest, events_void
 from tests.factories import CustomerFactory, UserFactory, subscribe
 

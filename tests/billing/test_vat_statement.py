@@ -15,7 +15,7 @@ from billing.invoicing.drafts import invoices_draft
 from billing.invoicing.issue import invoice_issue
 from billing.models import Invoice
 from billing.months import Month
-from billing.portal.report import month_report
+from billing.usage.report import month_report
 from billing.usage.selectors import month_statement
 from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, subscribe

@@ -17,6 +17,7 @@ CASES = {
     "report": lambda d: {"customer": d.customer.code, "month": str(OCTOBER)},
     "report_csv": lambda d: {"customer": d.customer.code, "month": str(OCTOBER)},
     "invoices": lambda d: {"customer": d.customer.code},
+    "usage_alerts": lambda d: {"customer": d.customer.code},
     "invoice_pdf": lambda d: {"customer": d.customer.code, "number": d.invoice.number},
 }
 SHORT = {

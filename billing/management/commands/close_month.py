@@ -1,3 +1,6 @@
+import sys
+import time
+
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -6,8 +9,8 @@ from django.utils.translation import ngettext
 from billing.errors import BillingError
 from billing.formats import format_money
 from billing.invoicing.drafts import invoices_draft
-from billing.invoicing.issue import invoices_issue_month
-from billing.models import EmailStatus, Invoice
+from billing.invoicing.month_close import month_close_progress, month_close_start
+from billing.models import EmailStatus, Invoice, ItemState, MonthCloseRun
 from billing.months import Month
 from config.mail import mail_folder
 
@@ -15,14 +18,22 @@ from config.mail import mail_folder
 class Command(BaseCommand):
     help = (
         "Create or refresh the draft invoices of a month (every customer with a plan in force), "
-        "report what needs attention, and with --issue issue them."
+        "report what needs attention, and with --issue issue them (one task per draft: with a "
+        "broker the workers issue them while a progress bar waits; --no-wait returns at once)."
     )
+    poll_seconds = 1.0
 
     def add_arguments(self, parser):
         parser.add_argument("month", help="billing month, YYYY-MM")
         parser.add_argument("--issue", action="store_true", help="issue the month's drafts")
+        parser.add_argument(
+            "--no-wait",
+            action="store_true",
+            help="with --issue: return once the tasks are sent (the admin's month close page "
+            "shows the progress)",
+        )
 
-    def handle(self, *args, month, issue, **options):
+    def handle(self, *args, month, issue, no_wait, **options):
         try:
             parsed = Month.parse(month)
             report = invoices_draft(month=parsed)
@@ -63,10 +74,28 @@ class Command(BaseCommand):
                 ],
             )
             return
-        try:
-            issued, refused = invoices_issue_month(month=parsed)
-        except BillingError as error:
-            raise CommandError(str(error)) from None
+        run = month_close_start(month=parsed)
+        if no_wait:
+            progress = month_close_progress(run=run)
+            self.stdout.write(
+                _(
+                    "Month close run %(run)d: %(count)d drafts sent to the workers; the admin's "
+                    "month close page shows the progress."
+                )
+                % {"run": run.pk, "count": progress.total}
+            )
+            return
+        self._wait(run)
+        items = list(run.items.select_related("customer").order_by("customer__code"))
+        issued = list(
+            Invoice.objects.filter(
+                pk__in=[item.invoice_id for item in items if item.state == ItemState.ISSUED]
+            )
+            .select_related("customer")
+            .defer("pdf")
+            .order_by("series", "year", "sequence")
+        )
+        refused = [item.reason for item in items if item.state == ItemState.FAILED]
         for invoice in issued:
             self.stdout.write(
                 _("Issued %(number)s to %(customer)s: %(total)s.")
@@ -84,6 +113,41 @@ class Command(BaseCommand):
                 _("%(count)d drafts not issued (listed above).") % {"count": len(refused)},
                 returncode=1,
             )
+
+    def _wait(self, run: MonthCloseRun) -> None:
+        """A progress bar until no item waits (at once without a broker: the tasks ran)."""
+        shown = None
+        while True:
+            progress = month_close_progress(run=run)
+            state = (progress.issued, progress.failed)
+            if state != shown:
+                self._bar(progress, final=progress.done)
+                shown = state
+            if progress.done:
+                return
+            time.sleep(self.poll_seconds)
+
+    def _bar(self, progress, *, final: bool) -> None:
+        width = 30
+        done = progress.issued + progress.failed
+        filled = width * done // progress.total if progress.total else width
+        line = "[{}{}] {}".format(
+            "#" * filled,
+            "." * (width - filled),
+            _("%(done)d/%(total)d: %(issued)d issued, %(failed)d failed, %(waiting)d waiting")
+            % {
+                "done": done,
+                "total": progress.total,
+                "issued": progress.issued,
+                "failed": progress.failed,
+                "waiting": progress.waiting,
+            },
+        )
+        if sys.stdout.isatty() and self.stdout._out is sys.stdout:
+            self.stdout.write("\r" + line, ending="\n" if final else "")
+            self.stdout.flush()
+        else:
+            self.stdout.write(line)
 
     def _summary(self, month: Month, lines: list[str]) -> None:
         """The command's result, last and set apart from everything printed before it."""
@@ -133,7 +197,8 @@ class Command(BaseCommand):
                     % {"count": len(refused)}
                 )
             )
-        # Issuing e-mails each invoice once it is committed: by now they are sent or failed.
+        # Issuing e-mails each invoice once it is committed: without a broker they are sent or
+        # failed by now; with one, the workers may still be sending.
         statuses = [
             status
             for (status,) in Invoice.objects.filter(pk__in=[i.pk for i in issued]).values_list(
@@ -142,6 +207,7 @@ class Command(BaseCommand):
         ]
         sent = statuses.count(EmailStatus.SENT)
         failed = statuses.count(EmailStatus.FAILED)
+        waiting = statuses.count(EmailStatus.NOT_SENT)
         if sent:
             lines.append(
                 self.style.SUCCESS(
@@ -154,6 +220,15 @@ class Command(BaseCommand):
                     _("Development: e-mails are written to %(path)s, one file each.")
                     % {"path": mail_folder()}
                 )
+        if waiting:
+            lines.append(
+                ngettext(
+                    "%(count)d e-mail waiting for a worker.",
+                    "%(count)d e-mails waiting for a worker.",
+                    waiting,
+                )
+                % {"count": waiting}
+            )
         if failed:
             lines.append(
                 self.style.ERROR(

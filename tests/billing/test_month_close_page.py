@@ -1,0 +1,89 @@
+"""The admin's month close page while a run issues: issued / failed with the reason / waiting,
+refreshing itself until none waits, a retry for the failed drafts; without a broker the issue
+is done when the page comes back, as before."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from html import unescape
+
+import pytest
+from django.urls import reverse
+
+from billing.invoicing import month_close as month_close_service
+from billing.invoicing.drafts import invoices_draft
+from billing.models import Invoice, MonthCloseRun, Subscription
+from billing.months import Month
+from tests.factories import CustomerFactory, UserFactory, subscribe
+
+pytestmark = pytest.mark.django_db
+URL = reverse("admin:billing_invoice_close") + "?month=2026-10"
+
+
+@pytest.fixture
+def staff(client, clock):
+    clock.now = datetime(2026, 11, 3, 10, tzinfo=UTC)
+    client.force_login(UserFactory(username="boss", is_staff=True, is_superuser=True))
+    customers = [CustomerFactory(code=f"dealer-{n}") for n in range(3)]
+    for customer in customers:
+        subscribe(customer, "BASE", first_month=date(2026, 1, 1))
+    invoices_draft(month=Month(2026, 10))
+    return customers
+
+
+def page_text(response) -> str:
+    """The page as read: entities decoded, French no-break spaces as plain spaces."""
+    return unescape(response.content.decode()).replace("\xa0", " ").replace("\u202f", " ")
+
+
+def drafts():
+    return list(Invoice.objects.filter(status="draft").values_list("pk", flat=True))
+
+
+def test_without_a_broker_the_page_comes_back_with_everything_issued(client, staff):
+    response = client.post(URL, {"do": "issue", "invoice": drafts()}, follow=True)
+    html = page_text(response)
+    assert "3 factures émises : F2026-00001, F2026-00002, F2026-00003." in html
+    assert "3 émises, 0 en échec, 0 en attente (sur 3)" in html
+    assert 'http-equiv="refresh"' not in html
+    assert MonthCloseRun.objects.get().started_by.username == "boss"
+
+
+def test_while_workers_issue_the_page_shows_the_progress_and_refreshes(client, staff, monkeypatch):
+    monkeypatch.setattr(month_close_service, "_dispatch", lambda item_ids: None)  # no worker yet
+    response = client.post(URL, {"do": "issue", "invoice": drafts()}, follow=True)
+    html = page_text(response)
+    assert "3 brouillons en cours d'émission : la page en suit l'avancement." in html
+    assert "0 émises, 0 en échec, 3 en attente (sur 3)" in html
+    assert '<meta http-equiv="refresh" content="3">' in html
+    run = MonthCloseRun.objects.get()
+    first = run.items.order_by("customer__code").first()
+    month_close_service.month_close_item_issue(item_id=first.pk)  # a worker issues one
+    html = page_text(client.get(URL))
+    assert "1 émises, 0 en échec, 2 en attente (sur 3)" in html
+
+
+def test_failed_drafts_show_their_reason_and_are_retried(client, staff):
+    Subscription.objects.filter(customer=staff[1]).delete()
+    html = page_text(client.post(URL, {"do": "issue", "invoice": drafts()}, follow=True))
+    assert "2 émises, 1 en échec, 0 en attente (sur 3)" in html
+    assert "dealer-1: dealer-1 n'a aucun plan en vigueur en 2026-10." in html
+    assert "Relancer les brouillons en échec" in html
+    subscribe(staff[1], "BASE", first_month=date(2026, 1, 1))
+    html = page_text(client.post(URL, {"do": "retry"}, follow=True))
+    assert "3 émises, 0 en échec, 0 en attente (sur 3)" in html
+    assert "F2026-00003" in html
+
+
+def test_a_viewer_sees_the_progress_but_cannot_retry(client, staff):
+    from django.contrib.auth.models import Permission
+
+    Subscription.objects.filter(customer=staff[1]).delete()
+    client.post(URL, {"do": "issue", "invoice": drafts()})
+    viewer = UserFactory(username="viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_invoice"))
+    client.force_login(viewer)
+    html = page_text(client.get(URL))
+    assert "2 émises, 1 en échec, 0 en attente (sur 3)" in html
+    assert "Relancer les brouillons en échec" not in html
+    assert client.post(URL, {"do": "retry"}).status_code == 403
