@@ -109,6 +109,14 @@ class VatTreatment(models.TextChoices):
     OUTSIDE_EU = vat.OUTSIDE_EU, _("outside the EU: no French VAT")
 
 
+class PaymentMethod(models.TextChoices):
+    """How a customer pays its invoices. A card payment would need a payment provider: a third
+    choice here when one is chosen."""
+
+    TRANSFER = "transfer", _("bank transfer")
+    SEPA_DEBIT = "sepa_debit", _("SEPA direct debit")
+
+
 class Customer(models.Model):
     """A dealer: who is billed, with the legal details every invoice carries."""
 
@@ -165,6 +173,14 @@ class Customer(models.Model):
             "seller, Monaco included: VAT; another EU country with a VAT number: reverse charge; "
             "outside the EU: no French VAT)."
         ),
+    )
+    payment_method = models.CharField(
+        _("payment method"),
+        max_length=16,
+        choices=PaymentMethod.choices,
+        default=PaymentMethod.TRANSFER,
+        editable=False,  # changed by billing.payments (direct debit needs a mandate in force)
+        help_text=_("A SEPA direct debit needs a signed mandate in force."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 

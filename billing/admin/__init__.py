@@ -3,4 +3,10 @@
 May import services (usage, invoicing, catalog), models and the pure core; nothing imports it.
 """
 
-from billing.admin import customers, events, invoices, plans  # noqa: F401  (registers the ModelAdmins)
+from billing.admin import (  # noqa: F401  (registers the ModelAdmins)
+    customers,
+    events,
+    invoices,
+    payments,
+    plans,
+)

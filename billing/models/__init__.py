@@ -16,6 +16,7 @@ from billing.models.invoices import (
     InvoiceSequence,
     InvoiceStatus,
 )
+from billing.models.payments import Mandate, MandateScheme, SequenceType
 from billing.models.plans import Plan, Subscription
 from billing.models.tariffs import Tariff, TariffRate
 
@@ -33,7 +34,10 @@ __all__ = [
     "InvoiceLine",
     "InvoiceSequence",
     "InvoiceStatus",
+    "Mandate",
+    "MandateScheme",
     "Plan",
+    "SequenceType",
     "Subscription",
     "Tariff",
     "TariffRate",

@@ -34,6 +34,7 @@ ACTION_PERMISSIONS = {
     "billing.invoice:record_payment": "billing.issue_invoice",
     "billing.chatevent:void_events": "billing.void_chatevent",
     "billing.apitoken:revoke": "billing.add_apitoken",
+    "billing.mandate:revoke_selected": "billing.change_mandate",
     "axes.accessattempt:cleanup_expired_attempts": "axes.delete_accessattempt",
 }
 
@@ -341,6 +342,22 @@ def test_a_user_with_the_permission_runs_the_action(
         _run(client, model, name, _selected_action=[token.pk], index="0")
         token.refresh_from_db()
         assert token.revoked_at is not None
+    elif name == "revoke_selected":
+        from billing.models import Mandate
+        from billing.payments.methods import MandateInput, mandate_create
+
+        mandate = mandate_create(
+            customer=world["customer"],
+            data=MandateInput(
+                debtor_name="Lyon Automobiles SAS",
+                iban="FR7630006000011234567890189",
+                signed_on=date(2026, 11, 2),
+                signed_place="Lyon",
+                signer_name="Paul Martin",
+            ),
+        )
+        _run(client, model, name, _selected_action=[mandate.pk], index="0")
+        assert Mandate.objects.get().revoked_on == date(2026, 11, 3)
     elif name == "cleanup_expired_attempts":
         from axes.models import AccessAttempt
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from billing.admin.events import event_sources
 from billing.models import ChatEvent, Invoice
+from billing.payments.methods import MandateInput, mandate_create
 from billing.usage.store import events_ingest
 from customers.models import Customer
 from tests.factories import CustomerFactory, UserFactory, issued_invoice, subscribe
@@ -65,6 +66,20 @@ def two_dealers(client, clock):
         ],
     )
     events_ingest(source="legacy-crm", events=[chat("old-7", "garage-dupont")])
+    for customer, iban in (
+        (lyon, "FR7630006000011234567890189"),
+        (dupont, "DE89370400440532013000"),
+    ):
+        mandate_create(
+            customer=customer,
+            data=MandateInput(
+                debtor_name=customer.legal_name,
+                iban=iban,
+                signed_on=date(2026, 11, 2),
+                signed_place="Lyon",
+                signer_name="Paul Martin",
+            ),
+        )
     return lyon, dupont
 
 
