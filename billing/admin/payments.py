@@ -1,15 +1,31 @@
 """Admin for getting paid: SEPA mandates (recorded from a signed paper mandate, revoked, never
-deleted)."""
+deleted), direct-debit pre-notifications, pain.008 files (built from the admin, downloaded) and
+the invoices in collection."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
 
-from billing.models import Mandate, MandateScheme
+from billing.errors import BillingError
+from billing.models import (
+    DirectDebit,
+    DirectDebitBatch,
+    DirectDebitNotice,
+    Mandate,
+    MandateScheme,
+)
 from billing.months import today as billing_today
+from billing.payments.debits import direct_debits_export
 from billing.payments.methods import (
     MandateInput,
     PaymentError,
@@ -134,3 +150,141 @@ class MandateAdmin(admin.ModelAdmin):
             else gettext("No mandate in force was selected."),
             messages.SUCCESS if count else messages.WARNING,
         )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DirectDebitNotice)
+class DirectDebitNoticeAdmin(ReadOnlyAdmin):
+    list_display = ("invoice", "customer", "collection_date", "amount", "created_at", "email_error")
+    list_select_related = ("invoice__customer",)
+    search_fields = ("invoice__number", "invoice__customer__code", "invoice__customer__legal_name")
+    date_hierarchy = "collection_date"
+
+    @admin.display(description=_("customer"), ordering="invoice__customer__code")
+    def customer(self, notice):
+        return notice.invoice.customer
+
+
+@admin.register(DirectDebit)
+class DirectDebitAdmin(ReadOnlyAdmin):
+    list_display = (
+        "invoice",
+        "customer",
+        "collection_date",
+        "amount",
+        "sequence_type",
+        "status",
+        "returned_on",
+        "return_reason",
+    )
+    list_filter = ("status", "sequence_type")
+    list_select_related = ("invoice__customer", "batch")
+    search_fields = (
+        "invoice__number",
+        "end_to_end_id",
+        "invoice__customer__code",
+        "invoice__customer__legal_name",
+    )
+
+    @admin.display(description=_("customer"), ordering="invoice__customer__code")
+    def customer(self, debit):
+        return debit.invoice.customer
+
+    @admin.display(description=_("collection date"), ordering="batch__collection_date")
+    def collection_date(self, debit):
+        return debit.batch.collection_date
+
+
+class ExportForm(forms.Form):
+    collection_date = forms.DateField(
+        label=_("Collection date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("The invoices pre-notified for this date (or before) are collected."),
+    )
+
+
+@admin.register(DirectDebitBatch)
+class DirectDebitBatchAdmin(ReadOnlyAdmin):
+    list_display = ("collection_date", "scheme", "count", "total", "created_at", "download")
+    list_filter = ("scheme",)
+    date_hierarchy = "collection_date"
+    exclude = ("xml",)
+
+    @admin.display(description=_("file"))
+    def download(self, batch):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:billing_directdebitbatch_xml", args=[batch.pk]),
+            batch.filename,
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="billing_directdebitbatch_export",
+            ),
+            path(
+                "<int:pk>/xml/",
+                self.admin_site.admin_view(require_safe(self.xml_view)),
+                name="billing_directdebitbatch_xml",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "export_url": reverse("admin:billing_directdebitbatch_export"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def xml_view(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        batch = get_object_or_404(DirectDebitBatch, pk=pk)
+        response = HttpResponse(bytes(batch.xml), content_type="application/xml")
+        response["Content-Disposition"] = f'attachment; filename="{batch.filename}"'
+        return response
+
+    def export_view(self, request):
+        if not request.user.has_perm("billing.add_directdebitbatch"):
+            raise PermissionDenied
+        form = ExportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                export = direct_debits_export(
+                    collection_date=form.cleaned_data["collection_date"], user=request.user
+                )
+            except BillingError as error:
+                form.add_error("collection_date", str(error))
+            else:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%(count)d direct debit put in collection.",
+                        "%(count)d direct debits put in collection.",
+                        export.count,
+                    )
+                    % {"count": export.count},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:billing_directdebitbatch_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Export direct debits"),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/billing/directdebitbatch/export.html", context)

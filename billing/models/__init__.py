@@ -16,7 +16,15 @@ from billing.models.invoices import (
     InvoiceSequence,
     InvoiceStatus,
 )
-from billing.models.payments import Mandate, MandateScheme, SequenceType
+from billing.models.payments import (
+    DirectDebit,
+    DirectDebitBatch,
+    DirectDebitNotice,
+    DirectDebitStatus,
+    Mandate,
+    MandateScheme,
+    SequenceType,
+)
 from billing.models.plans import Plan, Subscription
 from billing.models.tariffs import Tariff, TariffRate
 
@@ -26,6 +34,10 @@ __all__ = [
     "Category",
     "ChatEvent",
     "ContactMonth",
+    "DirectDebit",
+    "DirectDebitBatch",
+    "DirectDebitNotice",
+    "DirectDebitStatus",
     "EmailStatus",
     "INVOICE_FROZEN_COLUMNS",
     "INVOICE_MUTABLE_FIELDS",

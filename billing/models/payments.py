@@ -76,3 +76,120 @@ class Mandate(models.Model):
     @property
     def in_force(self) -> bool:
         return self.revoked_on is None
+
+
+class DirectDebitNotice(models.Model):
+    """The pre-notification e-mailed to the debtor before an invoice is debited: amount, date,
+    mandate reference and creditor identifier (SEPA rulebook). One per invoice and date."""
+
+    invoice = models.ForeignKey(
+        "billing.Invoice",
+        on_delete=models.PROTECT,
+        related_name="debit_notices",
+        verbose_name=_("invoice"),
+    )
+    mandate = models.ForeignKey(
+        Mandate, on_delete=models.PROTECT, related_name="notices", verbose_name=_("mandate")
+    )
+    collection_date = models.DateField(_("collection date"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    created_at = models.DateTimeField(_("notified at"), auto_now_add=True)
+    email_error = models.TextField(_("e-mail error"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("direct-debit pre-notification")
+        verbose_name_plural = _("direct-debit pre-notifications")
+        ordering = ["-collection_date", "invoice"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "collection_date"], name="debit_notice_once_per_date"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="debit_notice_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.invoice} → {self.collection_date}"
+
+
+class DirectDebitBatch(models.Model):
+    """A SEPA pain.008 file: the direct debits of one collection date and scheme, as sent to the
+    bank (its bytes are kept)."""
+
+    collection_date = models.DateField(_("collection date"))
+    scheme = models.CharField(_("scheme"), max_length=4, choices=MandateScheme.choices)
+    message_id = models.CharField(_("message id"), max_length=35, unique=True)
+    count = models.PositiveIntegerField(_("direct debits"))
+    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
+    xml = models.BinaryField(_("pain.008 file"), editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+
+    class Meta:
+        verbose_name = _("direct-debit file")
+        verbose_name_plural = _("direct-debit files")
+        ordering = ["-collection_date", "-id"]
+
+    def __str__(self):
+        return f"{self.collection_date} {self.scheme} ({self.count})"
+
+    @property
+    def filename(self) -> str:
+        return f"pain008-{self.collection_date:%Y%m%d}-{self.scheme}-{self.pk}.xml"
+
+
+class DirectDebitStatus(models.TextChoices):
+    IN_COLLECTION = "in_collection", _("in collection")
+    RETURNED = "returned", _("rejected or returned")
+
+
+class DirectDebit(models.Model):
+    """One invoice debited in a pain.008 file. An invoice is in collection at most once at a
+    time (a database constraint); a reject or return ends it and the invoice is due again."""
+
+    batch = models.ForeignKey(
+        DirectDebitBatch, on_delete=models.PROTECT, related_name="debits", verbose_name=_("file")
+    )
+    invoice = models.ForeignKey(
+        "billing.Invoice",
+        on_delete=models.PROTECT,
+        related_name="direct_debits",
+        verbose_name=_("invoice"),
+    )
+    mandate = models.ForeignKey(
+        Mandate, on_delete=models.PROTECT, related_name="debits", verbose_name=_("mandate")
+    )
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    sequence_type = models.CharField(_("sequence"), max_length=4, choices=SequenceType.choices)
+    end_to_end_id = models.CharField(_("end-to-end id"), max_length=35, unique=True)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=DirectDebitStatus.choices,
+        default=DirectDebitStatus.IN_COLLECTION,
+    )
+    returned_on = models.DateField(_("returned on"), null=True, blank=True)
+    return_reason = models.CharField(_("return reason"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("direct debit")
+        verbose_name_plural = _("direct debits")
+        ordering = ["-batch__collection_date", "invoice"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(status="in_collection"),
+                name="direct_debit_invoice_collected_once",
+                violation_error_message=_("This invoice is already in collection."),
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="direct_debit_amount_positive"),
+        ]
+
+    def __str__(self):
+        return self.end_to_end_id
