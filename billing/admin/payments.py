@@ -18,11 +18,15 @@ from django.views.decorators.http import require_safe
 
 from billing.errors import BillingError
 from billing.models import (
+    BankEntry,
+    BankStatement,
     DirectDebit,
     DirectDebitBatch,
     DirectDebitNotice,
+    EntryStatus,
     Mandate,
     MandateScheme,
+    Payment,
 )
 from billing.months import today as billing_today
 from billing.payments.debits import direct_debits_export
@@ -33,6 +37,7 @@ from billing.payments.methods import (
     mandate_create,
     mandate_revoke,
 )
+from billing.payments.statements import bank_entry_match, bank_statement_import, invoice_by_number
 
 
 class MandateForm(forms.ModelForm):
@@ -288,3 +293,129 @@ class DirectDebitBatchAdmin(ReadOnlyAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/billing/directdebitbatch/export.html", context)
+
+
+class StatementUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Statement file"),
+        help_text=_(
+            "camt.053 (XML) or CSV with the columns booking_date, amount, bank_reference, "
+            "counterparty_name, counterparty_iban, remittance."
+        ),
+    )
+
+
+@admin.register(BankStatement)
+class BankStatementAdmin(ReadOnlyAdmin):
+    list_display = ("filename", "format", "account_iban", "imported_at", "imported_by")
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="billing_bankstatement_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "import_url": reverse("admin:billing_bankstatement_import"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def import_view(self, request):
+        if not request.user.has_perm("billing.add_bankstatement"):
+            raise PermissionDenied
+        form = StatementUploadForm(request.POST or None, request.FILES or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = bank_statement_import(
+                    filename=upload.name, content=upload.read(), user=request.user
+                )
+            except BillingError as error:
+                form.add_error("file", str(error))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Import a bank statement"),
+            "form": form,
+            "result": result,
+        }
+        return TemplateResponse(request, "admin/billing/bankstatement/import.html", context)
+
+
+class MatchForm(forms.Form):
+    invoice = forms.CharField(label=_("Invoice number"), max_length=32)
+
+
+@admin.register(BankEntry)
+class BankEntryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "booked_on",
+        "amount",
+        "counterparty_name",
+        "remittance",
+        "status",
+        "invoice",
+        "bank_reference",
+    )
+    list_filter = ("status",)
+    list_select_related = ("invoice",)
+    search_fields = ("bank_reference", "counterparty_name", "remittance", "invoice__number")
+    date_hierarchy = "booked_on"
+    actions = ("match_to_invoice",)
+
+    @admin.action(description=_("Match to an invoice…"), permissions=["add_payment"])
+    def match_to_invoice(self, request, queryset):
+        entries = list(queryset.filter(status=EntryStatus.UNMATCHED, amount__gt=0))
+        if len(entries) != 1:
+            self.message_user(
+                request, gettext("Select one credit waiting to be matched."), messages.WARNING
+            )
+            return None
+        entry = entries[0]
+        form = MatchForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            try:
+                invoice = invoice_by_number(number=form.cleaned_data["invoice"])
+                bank_entry_match(entry=entry, invoice=invoice, user=request.user)
+            except BillingError as error:
+                form.add_error("invoice", str(error))
+            else:
+                self.message_user(
+                    request,
+                    gettext("%(amount)s recorded on %(invoice)s.")
+                    % {"amount": entry.amount, "invoice": invoice.number},
+                    messages.SUCCESS,
+                )
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Match to an invoice"),
+            "entry": entry,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/billing/bankentry/match.html", context)
+
+    def has_add_payment_permission(self, request):
+        return request.user.has_perm("billing.add_payment")
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("paid_on", "invoice", "customer", "amount", "kind", "entry")
+    list_filter = ("kind",)
+    list_select_related = ("invoice__customer", "entry")
+    search_fields = ("invoice__number", "invoice__customer__code", "invoice__customer__legal_name")
+    date_hierarchy = "paid_on"
+
+    @admin.display(description=_("customer"), ordering="invoice__customer__code")
+    def customer(self, payment):
+        return payment.invoice.customer

@@ -17,18 +17,30 @@ from billing.models.invoices import (
     InvoiceStatus,
 )
 from billing.models.payments import (
+    BankEntry,
+    BankStatement,
     DirectDebit,
     DirectDebitBatch,
     DirectDebitNotice,
     DirectDebitStatus,
+    EntryStatus,
     Mandate,
     MandateScheme,
+    Payment,
+    PaymentKind,
     SequenceType,
+    StatementFormat,
 )
 from billing.models.plans import Plan, Subscription
 from billing.models.tariffs import Tariff, TariffRate
 
 __all__ = [
+    "BankEntry",
+    "BankStatement",
+    "EntryStatus",
+    "Payment",
+    "PaymentKind",
+    "StatementFormat",
     "Actor",
     "ApiToken",
     "Category",

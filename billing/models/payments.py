@@ -193,3 +193,137 @@ class DirectDebit(models.Model):
 
     def __str__(self):
         return self.end_to_end_id
+
+
+class StatementFormat(models.TextChoices):
+    CAMT053 = "camt053", _("ISO 20022 camt.053")
+    CSV = "csv", _("CSV")
+
+
+class BankStatement(models.Model):
+    """An imported bank statement file (only when it brought new entries)."""
+
+    filename = models.CharField(_("file"), max_length=255)
+    format = models.CharField(_("format"), max_length=8, choices=StatementFormat.choices)
+    account_iban = models.CharField(_("account"), max_length=34, blank=True)
+    imported_at = models.DateTimeField(_("imported at"), auto_now_add=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("imported by"),
+    )
+
+    class Meta:
+        verbose_name = _("bank statement")
+        verbose_name_plural = _("bank statements")
+        ordering = ["-imported_at", "-id"]
+
+    def __str__(self):
+        return f"{self.filename} ({self.imported_at:%Y-%m-%d})"
+
+
+class EntryStatus(models.TextChoices):
+    MATCHED = "matched", _("matched")
+    UNMATCHED = "unmatched", _("to match")
+    RETURNED = "returned", _("direct debit returned")
+    IGNORED = "ignored", _("not a customer payment")
+
+
+class BankEntry(models.Model):
+    """A booked line of a bank statement, stored once by its bank reference: importing a
+    statement again adds nothing."""
+
+    statement = models.ForeignKey(
+        BankStatement, on_delete=models.PROTECT, related_name="entries", verbose_name=_("statement")
+    )
+    bank_reference = models.CharField(_("bank reference"), max_length=100, unique=True)
+    booked_on = models.DateField(_("booked on"))
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=14,
+        decimal_places=2,
+        help_text=_("Credit positive, debit negative."),
+    )
+    counterparty_name = models.CharField(_("counterparty"), max_length=140, blank=True)
+    counterparty_iban = models.CharField(_("counterparty IBAN"), max_length=34, blank=True)
+    remittance = models.TextField(_("remittance information"), blank=True)
+    end_to_end_id = models.CharField(_("end-to-end id"), max_length=35, blank=True)
+    return_reason = models.CharField(_("return reason"), max_length=100, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=EntryStatus.choices)
+    invoice = models.ForeignKey(
+        "billing.Invoice",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bank_entries",
+        verbose_name=_("invoice"),
+    )
+
+    class Meta:
+        verbose_name = _("bank entry")
+        verbose_name_plural = _("bank entries")
+        ordering = ["-booked_on", "-id"]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self):
+        return f"{self.booked_on} {self.amount} {self.bank_reference}"
+
+
+class PaymentKind(models.TextChoices):
+    BANK = "bank", _("bank statement")
+    MANUAL = "manual", _("recorded by hand")
+    RETURN = "return", _("direct debit returned")
+
+
+class Payment(models.Model):
+    """Money received on an invoice (negative: a direct debit taken back). The invoice's balance
+    is its total less its payments: partial payments and overpayments stay visible."""
+
+    invoice = models.ForeignKey(
+        "billing.Invoice",
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("invoice"),
+    )
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    paid_on = models.DateField(_("booked on"))
+    kind = models.CharField(_("kind"), max_length=8, choices=PaymentKind.choices)
+    entry = models.ForeignKey(
+        BankEntry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("bank entry"),
+    )
+    direct_debit = models.ForeignKey(
+        DirectDebit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("direct debit"),
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-paid_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="payment_amount_not_zero"),
+        ]
+
+    def __str__(self):
+        return f"{self.invoice} {self.amount} ({self.paid_on})"

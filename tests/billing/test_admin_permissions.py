@@ -38,6 +38,7 @@ ACTION_PERMISSIONS = {
     "billing.chatevent:void_events": "billing.void_chatevent",
     "billing.apitoken:revoke": "billing.add_apitoken",
     "billing.mandate:revoke_selected": "billing.change_mandate",
+    "billing.bankentry:match_to_invoice": "billing.add_payment",
     "axes.accessattempt:cleanup_expired_attempts": "axes.delete_accessattempt",
 }
 
@@ -49,6 +50,7 @@ PAGE_PERMISSIONS = {
     "billing_chatevent_import": "billing.add_chatevent",
     "billing_directdebitbatch_export": "billing.add_directdebitbatch",
     "billing_directdebitbatch_xml": "billing.view_directdebitbatch",
+    "billing_bankstatement_import": "billing.add_bankstatement",
     "auth_user_password_change": "auth.change_user",
 }
 
@@ -365,6 +367,19 @@ def test_a_user_with_the_permission_runs_the_action(
         mandate = Mandate.objects.get()
         _run(client, model, name, _selected_action=[mandate.pk], index="0")
         assert Mandate.objects.get().revoked_on == date(2026, 11, 3)
+    elif name == "match_to_invoice":
+        from billing.models import BankEntry
+        from billing.payments.statements import bank_statement_import
+
+        csv = (
+            "booking_date,amount,bank_reference,counterparty_name,counterparty_iban,remittance\n"
+            "2026-11-02,10.00,B-1,Someone,,?\n"
+        )
+        bank_statement_import(filename="s.csv", content=csv.encode())
+        entry = BankEntry.objects.get()
+        _run(client, model, name, _selected_action=[entry.pk], confirm="1", invoice="T2026-00001")
+        entry.refresh_from_db()
+        assert entry.status == "matched" and entry.invoice == issued
     elif name == "cleanup_expired_attempts":
         from axes.models import AccessAttempt
 
@@ -420,6 +435,20 @@ def test_a_user_with_the_permission_uses_each_custom_page(client, world):
     client.force_login(staff_user("xml-reader", PAGE_PERMISSIONS["billing_directdebitbatch_xml"]))
     xml = client.get(reverse("admin:billing_directdebitbatch_xml", args=[batch.pk]))
     assert xml.status_code == 200 and xml.content == bytes(batch.xml)
+
+    from billing.models import BankEntry
+
+    client.force_login(staff_user("bank", PAGE_PERMISSIONS["billing_bankstatement_import"]))
+    csv = (
+        "booking_date,amount,bank_reference,counterparty_name,counterparty_iban,remittance\n"
+        "2026-11-02,10.00,B-2,Someone,,T2026-00001\n"
+    )
+    response = client.post(
+        reverse("admin:billing_bankstatement_import"),
+        {"file": _named(BytesIO(csv.encode()), "statement.csv")},
+    )
+    assert response.status_code == 200
+    assert BankEntry.objects.get(bank_reference="B-2").invoice == issued
 
     other = UserFactory(username="someone-else", is_staff=True)
     client.force_login(staff_user("admin-of-users", PAGE_PERMISSIONS["auth_user_password_change"]))
