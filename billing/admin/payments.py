@@ -27,6 +27,8 @@ from billing.models import (
     Mandate,
     MandateScheme,
     Payment,
+    PaymentReminder,
+    ReminderPause,
 )
 from billing.months import today as billing_today
 from billing.payments.debits import direct_debits_export
@@ -419,3 +421,65 @@ class PaymentAdmin(ReadOnlyAdmin):
     @admin.display(description=_("customer"), ordering="invoice__customer__code")
     def customer(self, payment):
         return payment.invoice.customer
+
+
+@admin.register(ReminderPause)
+class ReminderPauseAdmin(admin.ModelAdmin):
+    list_display = ("customer", "reason", "paused_at", "paused_by")
+    search_fields = ("customer__code", "customer__legal_name", "reason")
+    list_select_related = ("customer", "paused_by")
+    autocomplete_fields = ("customer",)
+    fields = ("customer", "reason")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.paused_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(PaymentReminder)
+class PaymentReminderAdmin(ReadOnlyAdmin):
+    list_display = ("sent_on", "invoice", "customer", "step", "amount_due", "email_error")
+    list_select_related = ("invoice__customer",)
+    search_fields = ("invoice__number", "invoice__customer__code", "invoice__customer__legal_name")
+    date_hierarchy = "sent_on"
+
+    @admin.display(description=_("customer"), ordering="invoice__customer__code")
+    def customer(self, reminder):
+        return reminder.invoice.customer
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PaymentInline(_ReadOnlyInline):
+    """The payments of an invoice, on its page."""
+
+    model = Payment
+    fk_name = "invoice"
+    fields = ("paid_on", "amount", "kind", "entry")
+    readonly_fields = fields
+
+
+class ReminderInline(_ReadOnlyInline):
+    """The reminders sent for an invoice, on its page."""
+
+    model = PaymentReminder
+    fields = ("sent_on", "step", "amount_due", "email_error")
+    readonly_fields = fields
+
+
+class DirectDebitInline(_ReadOnlyInline):
+    """The direct debits of an invoice (in collection, returned), on its page."""
+
+    model = DirectDebit
+    fields = ("batch", "amount", "sequence_type", "status", "returned_on", "return_reason")
+    readonly_fields = fields

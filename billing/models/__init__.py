@@ -28,6 +28,8 @@ from billing.models.payments import (
     MandateScheme,
     Payment,
     PaymentKind,
+    PaymentReminder,
+    ReminderPause,
     SequenceType,
     StatementFormat,
 )
@@ -40,6 +42,8 @@ __all__ = [
     "EntryStatus",
     "Payment",
     "PaymentKind",
+    "PaymentReminder",
+    "ReminderPause",
     "StatementFormat",
     "Actor",
     "ApiToken",

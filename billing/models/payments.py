@@ -327,3 +327,60 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"{self.invoice} {self.amount} ({self.paid_on})"
+
+
+class ReminderPause(models.Model):
+    """Staff paused the payment reminders of a customer (e.g. a dispute): none is sent while it
+    exists; deleting it resumes them."""
+
+    customer = models.OneToOneField(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="reminder_pause",
+        verbose_name=_("customer"),
+    )
+    reason = models.CharField(_("reason"), max_length=200)
+    paused_at = models.DateTimeField(_("paused at"), auto_now_add=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("paused by"),
+    )
+
+    class Meta:
+        verbose_name = _("paused reminders")
+        verbose_name_plural = _("paused reminders")
+
+    def __str__(self):
+        return str(self.customer)
+
+
+class PaymentReminder(models.Model):
+    """A reminder e-mailed for an overdue invoice at one step (days after its due date): never
+    twice for one step (a database constraint)."""
+
+    invoice = models.ForeignKey(
+        "billing.Invoice",
+        on_delete=models.PROTECT,
+        related_name="reminders",
+        verbose_name=_("invoice"),
+    )
+    step = models.PositiveSmallIntegerField(_("days after the due date"))
+    sent_on = models.DateField(_("sent on"))
+    amount_due = models.DecimalField(_("amount due"), max_digits=12, decimal_places=2)
+    email_error = models.TextField(_("e-mail error"), blank=True, default="")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment reminder")
+        verbose_name_plural = _("payment reminders")
+        ordering = ["-sent_on", "invoice"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "step"], name="reminder_once_per_step"),
+        ]
+
+    def __str__(self):
+        return f"{self.invoice} +{self.step}"

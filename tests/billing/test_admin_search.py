@@ -11,7 +11,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from billing.admin.events import event_sources
-from billing.models import ChatEvent, Invoice
+from billing.models import ChatEvent, Invoice, ReminderPause
 from billing.payments.methods import MandateInput, mandate_create
 from billing.usage.store import events_ingest
 from customers.models import Customer
@@ -80,6 +80,8 @@ def two_dealers(client, clock):
                 signer_name="Paul Martin",
             ),
         )
+    for customer in (lyon, dupont):
+        ReminderPause.objects.create(customer=customer, reason="dispute")
     return lyon, dupont
 
 
