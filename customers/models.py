@@ -174,6 +174,12 @@ class Customer(models.Model):
             "outside the EU: no French VAT)."
         ),
     )
+    purchase_order_reference = models.CharField(
+        _("purchase order reference"),
+        max_length=64,
+        blank=True,
+        help_text=_("The dealer's purchase order reference, printed on its invoices."),
+    )
     payment_method = models.CharField(
         _("payment method"),
         max_length=16,
@@ -302,6 +308,14 @@ class CustomerAccess(models.Model):
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="accesses", verbose_name=_("customer")
     )
+    can_manage_billing = models.BooleanField(
+        _("may manage billing"),
+        default=False,
+        help_text=_(
+            "May change the billing e-mails, postal address, purchase order reference and "
+            "payment method, and sign a SEPA mandate, in the portal."
+        ),
+    )
 
     class Meta:
         verbose_name = _("dealer access")
@@ -312,3 +326,35 @@ class CustomerAccess(models.Model):
 
     def __str__(self):
         return f"{self.user} → {self.customer.code}"
+
+
+class BillingChange(models.Model):
+    """One change of a customer's billing details or payment method, as made in the portal:
+    who, when, what, from what to what. Kept for staff; never edited."""
+
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="billing_changes",
+        verbose_name=_("customer"),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+    field = models.CharField(_("field"), max_length=64)
+    old_value = models.TextField(_("old value"), blank=True)
+    new_value = models.TextField(_("new value"), blank=True)
+
+    class Meta:
+        verbose_name = _("billing details change")
+        verbose_name_plural = _("billing details changes")
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return f"{self.customer.code} {self.field}"

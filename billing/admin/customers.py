@@ -89,7 +89,16 @@ class CustomerAdmin(admin.ModelAdmin):
         (_("Address"), {"fields": ("address", "postal_code", "city", "country")}),
         (
             _("Tax and invoicing"),
-            {"fields": ("vat_number", "siren", "vat_rate", "vat_treatment", "billing_emails")},
+            {
+                "fields": (
+                    "vat_number",
+                    "siren",
+                    "vat_rate",
+                    "vat_treatment",
+                    "billing_emails",
+                    "purchase_order_reference",
+                )
+            },
         ),
         (
             _("Statements"),

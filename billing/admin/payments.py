@@ -40,6 +40,7 @@ from billing.payments.methods import (
     mandate_revoke,
 )
 from billing.payments.statements import bank_entry_match, bank_statement_import, invoice_by_number
+from customers.models import BillingChange
 
 
 class MandateForm(forms.ModelForm):
@@ -483,3 +484,14 @@ class DirectDebitInline(_ReadOnlyInline):
     model = DirectDebit
     fields = ("batch", "amount", "sequence_type", "status", "returned_on", "return_reason")
     readonly_fields = fields
+
+
+@admin.register(BillingChange)
+class BillingChangeAdmin(ReadOnlyAdmin):
+    """What dealers changed in their billing section, for staff to read."""
+
+    list_display = ("changed_at", "customer", "user", "field", "old_value", "new_value")
+    list_filter = ("field",)
+    list_select_related = ("customer", "user")
+    search_fields = ("customer__code", "customer__legal_name", "user__username")
+    date_hierarchy = "changed_at"

@@ -14,7 +14,7 @@ from billing.admin.events import event_sources
 from billing.models import ChatEvent, Invoice, ReminderPause
 from billing.payments.methods import MandateInput, mandate_create
 from billing.usage.store import events_ingest
-from customers.models import Customer
+from customers.models import BillingChange, Customer
 from tests.factories import CustomerFactory, UserFactory, issued_invoice, subscribe
 
 pytestmark = pytest.mark.django_db
@@ -82,6 +82,7 @@ def two_dealers(client, clock):
         )
     for customer in (lyon, dupont):
         ReminderPause.objects.create(customer=customer, reason="dispute")
+        BillingChange.objects.create(customer=customer, field="city", old_value="a", new_value="b")
     return lyon, dupont
 
 
