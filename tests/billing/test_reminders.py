@@ -110,7 +110,7 @@ def test_pausing_from_the_admin(invoices, client):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_runs_at_once_send_each_step_once(clock, settings):
     settings.REMINDER_OFFSETS = [3, 15, 30]
     clock.now = datetime(2026, 11, 4, 8, tzinfo=UTC)
