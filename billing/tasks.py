@@ -15,6 +15,8 @@ from billing.invoicing.emails import invoice_send
 from billing.invoicing.issue import invoice_pdf_store, invoices_retry_unsent
 from billing.invoicing.month_close import month_close_item_issue, month_close_scheduled
 from billing.models import AlertEmail, EmailStatus
+from billing.payments.debits import direct_debit_notices_send
+from billing.payments.reminders import reminders_send
 from billing.usage.alerts import usage_alert_send, usage_alerts_send
 from config.accounts import password_reset_send
 
@@ -69,6 +71,18 @@ def month_close_scheduled_task() -> None:
 def invoices_retry_unsent_task() -> None:
     """Daily: missing PDFs rendered, failed e-mails sent again."""
     invoices_retry_unsent()
+
+
+@shared_task(name="billing.direct_debit_notices_send")
+def direct_debit_notices_send_task() -> int:
+    """Daily: the pre-notifications of the direct debits coming (billing.payments.debits)."""
+    return len(direct_debit_notices_send())
+
+
+@shared_task(name="billing.reminders_send")
+def reminders_send_task() -> int:
+    """Daily: the reminders of overdue invoices, one per step (billing.payments.reminders)."""
+    return len(reminders_send())
 
 
 @shared_task(name="billing.usage_alerts_send")

@@ -248,6 +248,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.invoices_retry_unsent",
         "schedule": crontab(minute=15, hour=7),
     },
+    "direct-debit-notices": {
+        "task": "billing.direct_debit_notices_send",
+        "schedule": crontab(minute=30, hour=7),
+    },
+    "payment-reminders": {
+        "task": "billing.reminders_send",
+        "schedule": crontab(minute=45, hour=7),
+    },
 }
 
 LOGGING = {
@@ -256,3 +264,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# Getting paid (billing.payments). The seller's bank account, where transfers go and direct
+# debits are credited; the SEPA creditor identifier (ICS) printed on every mandate.
+SELLER_IBAN = env.str("SELLER_IBAN", default="FR7630006000011234567890189")
+SELLER_BIC = env.str("SELLER_BIC", default="AGRIFRPPXXX")
+SEPA_CREDITOR_ID = env.str("SEPA_CREDITOR_ID", default="FR72ZZZ123456")
+# A new mandate's scheme unless chosen: B2B (business customers) or CORE.
+SEPA_DEFAULT_SCHEME = env.str("SEPA_DEFAULT_SCHEME", default="B2B")
+# The pre-notification of a direct debit is e-mailed this many days before its collection date.
+DIRECT_DEBIT_NOTICE_DAYS = env.int("DIRECT_DEBIT_NOTICE_DAYS", default=5)
+# Reminders of an overdue invoice: days after its due date, one e-mail per step.
+REMINDER_OFFSETS = env.list("REMINDER_OFFSETS", cast=int, default=[3, 15, 30])
+# Who on the staff is told of a rejected or returned direct debit (and other payment events).
+PAYMENTS_STAFF_EMAILS = env.list("PAYMENTS_STAFF_EMAILS", default=["compta@chatpoints.example"])

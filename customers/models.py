@@ -109,6 +109,14 @@ class VatTreatment(models.TextChoices):
     OUTSIDE_EU = vat.OUTSIDE_EU, _("outside the EU: no French VAT")
 
 
+class PaymentMethod(models.TextChoices):
+    """How a customer pays its invoices. A card payment would need a payment provider: a third
+    choice here when one is chosen."""
+
+    TRANSFER = "transfer", _("bank transfer")
+    SEPA_DEBIT = "sepa_debit", _("SEPA direct debit")
+
+
 class Customer(models.Model):
     """A dealer: who is billed, with the legal details every invoice carries."""
 
@@ -173,6 +181,20 @@ class Customer(models.Model):
             "E-mail the billing addresses when the month's points reach 80 % and 100 % of the "
             "included points (the dealer can turn it off in the portal)."
         ),
+    )
+    purchase_order_reference = models.CharField(
+        _("purchase order reference"),
+        max_length=64,
+        blank=True,
+        help_text=_("The dealer's purchase order reference, printed on its invoices."),
+    )
+    payment_method = models.CharField(
+        _("payment method"),
+        max_length=16,
+        choices=PaymentMethod.choices,
+        default=PaymentMethod.TRANSFER,
+        editable=False,  # changed by billing.payments (direct debit needs a mandate in force)
+        help_text=_("A SEPA direct debit needs a signed mandate in force."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -294,6 +316,14 @@ class CustomerAccess(models.Model):
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="accesses", verbose_name=_("customer")
     )
+    can_manage_billing = models.BooleanField(
+        _("may manage billing"),
+        default=False,
+        help_text=_(
+            "May change the billing e-mails, postal address, purchase order reference and "
+            "payment method, and sign a SEPA mandate, in the portal."
+        ),
+    )
 
     class Meta:
         verbose_name = _("dealer access")
@@ -304,3 +334,35 @@ class CustomerAccess(models.Model):
 
     def __str__(self):
         return f"{self.user} → {self.customer.code}"
+
+
+class BillingChange(models.Model):
+    """One change of a customer's billing details or payment method, as made in the portal:
+    who, when, what, from what to what. Kept for staff; never edited."""
+
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="billing_changes",
+        verbose_name=_("customer"),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+    field = models.CharField(_("field"), max_length=64)
+    old_value = models.TextField(_("old value"), blank=True)
+    new_value = models.TextField(_("new value"), blank=True)
+
+    class Meta:
+        verbose_name = _("billing details change")
+        verbose_name_plural = _("billing details changes")
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return f"{self.customer.code} {self.field}"

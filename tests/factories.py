@@ -139,3 +139,36 @@ def issued_invoice(customer, month, issued_at, status="issued"):
         sequence=sequence,
         number=f"T{issued_at.year}-{sequence:05d}",
     )
+
+
+def due_invoice(customer, month, total, due_date, number=None):
+    """An issued invoice waiting for its payment, written directly (a test-only series, a stub
+    PDF): `total` including VAT, due on `due_date`."""
+    from datetime import UTC, datetime, timedelta
+
+    from django.conf import settings
+
+    from billing.models import Invoice
+
+    sequence = next(_invoice_numbers)
+    issue_date = due_date - timedelta(days=30)
+    return Invoice.objects.create(
+        customer=customer,
+        month=month,
+        status="issued",
+        issued_at=datetime(issue_date.year, issue_date.month, issue_date.day, 9, tzinfo=UTC),
+        issue_date=issue_date,
+        due_date=due_date,
+        language=customer.language,
+        series="TP",
+        year=issue_date.year,
+        sequence=sequence,
+        number=number or f"TP{issue_date.year}-{sequence:05d}",
+        total=Decimal(total),
+        net_total=(Decimal(total) / Decimal("1.2")).quantize(Decimal("0.01")),
+        vat_amount=Decimal(total) - (Decimal(total) / Decimal("1.2")).quantize(Decimal("0.01")),
+        vat_rate=Decimal("20.00"),
+        seller={**settings.SELLER},
+        buyer={"legal_name": customer.legal_name},
+        pdf=b"%PDF-1.4 test invoice",
+    )

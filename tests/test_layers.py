@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PURE_CORE = ("pricing", "months", "vat", "formats", "errors")
+PURE_CORE = ("pricing", "months", "vat", "formats", "errors", "sepa")
 MAX_LINES = 500
 
 

@@ -214,6 +214,7 @@ class CustomerAdmin(admin.ModelAdmin):
                     "vat_treatment",
                     "billing_emails",
                     "usage_alerts",
+                    "purchase_order_reference",
                 )
             },
         ),

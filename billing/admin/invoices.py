@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from billing.admin.month_close import month_close_urls, tell_issued
+from billing.admin.payments import DirectDebitInline, PaymentInline, ReminderInline
 from billing.errors import BillingError
 from billing.formats import format_money
 from billing.invoicing.emails import invoices_send_again
@@ -106,7 +107,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     search_fields = ("number", "customer__code", "customer__legal_name")
     search_help_text = _("A number, or a customer's code or name: all or part of it.")
     list_select_related = ("customer",)
-    inlines = [InvoiceLineInline]
+    inlines = [InvoiceLineInline, DirectDebitInline, PaymentInline, ReminderInline]
     actions = ["issue_drafts", "cancel_with_credit_note", "send_again", "record_payment"]
     exclude = ("pdf",)
 

@@ -125,6 +125,7 @@ def _buyer(customer: Customer) -> dict:
         "vat_number": customer.vat_number,
         "siren": customer.siren,
         "billing_emails": customer.billing_email_list,
+        "purchase_order_reference": customer.purchase_order_reference,
     }
 
 

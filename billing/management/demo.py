@@ -38,6 +38,7 @@ from billing.models import (
 )
 from billing.months import Month, billing_tz, current_month
 from billing.months import today as billing_today
+from billing.payments.methods import MandateInput, mandate_create
 from billing.usage.selectors import subscriptions_in_force
 from billing.usage.store import events_ingest
 from billing.usage.summary import summary_rebuild
@@ -54,6 +55,8 @@ STAFF_LOGIN = ("admin", "chatpoints-admin")
 ISSUED_AT = time(9, 0)  # on the 1st of the next month, billing time zone
 AGE_DUE, AGE_OVERDUE, AGE_CORRECTED = 1, 3, 4
 PAID_AFTER = timedelta(days=20)
+# The dealer under a SEPA direct-debit mandate (B2B): its code, IBAN and signer.
+SEPA_DEALER = ("lyon-automobiles", "FR1420041010050500013M02606", "Claire Morel")
 LATE_CHATS_AFTER = timedelta(days=4)  # chats of the month reported after its invoice
 CORRECTED_AFTER = timedelta(days=9)  # credit note and new invoice
 
@@ -327,6 +330,7 @@ def load_demo(*, now: datetime | None = None) -> dict:
             user=staff,
             today=now.astimezone(tz).date(),
         )
+    _sepa_mandate(first=first, now=now)
     issued = _invoice_past_months(first=first, this_month=this_month, now=now)
     return {
         "customers": len(DEALERS),
@@ -335,6 +339,24 @@ def load_demo(*, now: datetime | None = None) -> dict:
         "staff": STAFF_LOGIN,
         "dealers": [(d.login, d.code) for d in DEALERS if d.login],
     }
+
+
+def _sepa_mandate(*, first: Month, now: datetime) -> None:
+    """One dealer pays by SEPA direct debit, under a mandate signed when it subscribed."""
+    customer = Customer.objects.get(code=SEPA_DEALER[0])
+    if customer.mandates.exists():
+        return
+    mandate_create(
+        customer=customer,
+        data=MandateInput(
+            debtor_name=customer.legal_name,
+            iban=SEPA_DEALER[1],
+            signed_on=first.first_day,
+            signed_place=customer.city,
+            signer_name=SEPA_DEALER[2],
+        ),
+        today=billing_today(now),
+    )
 
 
 def _subscribe(customer, dealer: DemoDealer, plans, first: Month, this_month: Month):

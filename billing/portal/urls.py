@@ -3,7 +3,7 @@ right dealer, another dealer and anonymous): a URL added without its case fails 
 
 from django.urls import path, register_converter
 
-from billing.portal import views
+from billing.portal import billing_section, views
 
 
 class MonthConverter:
@@ -48,5 +48,16 @@ urlpatterns = [
         "dealers/<customer:customer>/invoices/<number:number>.pdf",
         views.invoice_pdf,
         name="invoice_pdf",
+    ),
+    path("dealers/<customer:customer>/billing/", billing_section.section, name="billing"),
+    path(
+        "dealers/<customer:customer>/billing/mandate/",
+        billing_section.mandate_sign,
+        name="billing_mandate_sign",
+    ),
+    path(
+        "dealers/<customer:customer>/billing/mandate.pdf",
+        billing_section.mandate_download,
+        name="billing_mandate_pdf",
     ),
 ]

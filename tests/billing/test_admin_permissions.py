@@ -6,6 +6,7 @@ the tables below fails `test_every_action_and_page_has_its_permission_listed`.
 """
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from io import BytesIO
 
 import pytest
@@ -19,9 +20,11 @@ from django.urls import reverse
 from billing.invoicing.drafts import invoices_draft
 from billing.models import ApiToken, ChatEvent, Invoice
 from billing.months import Month
+from billing.payments.debits import direct_debit_notices_send, direct_debits_export
+from billing.payments.methods import MandateInput, mandate_create
 from billing.usage.store import events_ingest
 from billing.usage.tokens import api_token_create
-from tests.factories import CustomerFactory, UserFactory, subscribe
+from tests.factories import CustomerFactory, UserFactory, due_invoice, subscribe
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +37,8 @@ ACTION_PERMISSIONS = {
     "billing.invoice:record_payment": "billing.issue_invoice",
     "billing.chatevent:void_events": "billing.void_chatevent",
     "billing.apitoken:revoke": "billing.add_apitoken",
+    "billing.mandate:revoke_selected": "billing.change_mandate",
+    "billing.bankentry:match_to_invoice": "billing.add_payment",
     "axes.accessattempt:cleanup_expired_attempts": "axes.delete_accessattempt",
 }
 
@@ -43,6 +48,9 @@ PAGE_PERMISSIONS = {
     "billing_invoice_close": "billing.issue_invoice",
     "billing_invoice_pdf": "billing.view_invoice",
     "billing_chatevent_import": "billing.add_chatevent",
+    "billing_directdebitbatch_export": "billing.add_directdebitbatch",
+    "billing_directdebitbatch_xml": "billing.view_directdebitbatch",
+    "billing_bankstatement_import": "billing.add_bankstatement",
     "auth_user_password_change": "auth.change_user",
 }
 
@@ -146,6 +154,18 @@ def world(clock):
         pdf=b"%PDF-1.4 test",
     )
     api_token_create(source="platform", user=boss)
+    mandate_create(
+        customer=customer,
+        data=MandateInput(
+            debtor_name="Lyon Automobiles SAS",
+            iban="FR7630006000011234567890189",
+            signed_on=date(2026, 11, 2),
+            signed_place="Lyon",
+            signer_name="Paul Martin",
+        ),
+    )
+    direct_debit_notices_send()  # the issued invoice, collected on 8 November
+    direct_debits_export(collection_date=date(2026, 11, 8))
     return {"boss": boss, "customer": customer, "issued": issued}
 
 
@@ -341,6 +361,25 @@ def test_a_user_with_the_permission_runs_the_action(
         _run(client, model, name, _selected_action=[token.pk], index="0")
         token.refresh_from_db()
         assert token.revoked_at is not None
+    elif name == "revoke_selected":
+        from billing.models import Mandate
+
+        mandate = Mandate.objects.get()
+        _run(client, model, name, _selected_action=[mandate.pk], index="0")
+        assert Mandate.objects.get().revoked_on == date(2026, 11, 3)
+    elif name == "match_to_invoice":
+        from billing.models import BankEntry
+        from billing.payments.statements import bank_statement_import
+
+        csv = (
+            "booking_date,amount,bank_reference,counterparty_name,counterparty_iban,remittance\n"
+            "2026-11-02,10.00,B-1,Someone,,?\n"
+        )
+        bank_statement_import(filename="s.csv", content=csv.encode())
+        entry = BankEntry.objects.get()
+        _run(client, model, name, _selected_action=[entry.pk], confirm="1", invoice="T2026-00001")
+        entry.refresh_from_db()
+        assert entry.status == "matched" and entry.invoice == issued
     elif name == "cleanup_expired_attempts":
         from axes.models import AccessAttempt
 
@@ -381,6 +420,35 @@ def test_a_user_with_the_permission_uses_each_custom_page(client, world):
     )
     assert response.status_code == 200
     assert ChatEvent.objects.filter(source="legacy", external_id="new-1").exists()
+
+    from billing.models import DirectDebitBatch
+
+    due_invoice(customer, date(2026, 8, 1), "118.80", date(2026, 11, 5))
+    direct_debit_notices_send()
+    client.force_login(staff_user("collector", PAGE_PERMISSIONS["billing_directdebitbatch_export"]))
+    response = client.post(
+        reverse("admin:billing_directdebitbatch_export"), {"collection_date": "2026-11-08"}
+    )
+    assert response.status_code == 302
+    batch = DirectDebitBatch.objects.latest("pk")
+    assert batch.total == Decimal("118.80")
+    client.force_login(staff_user("xml-reader", PAGE_PERMISSIONS["billing_directdebitbatch_xml"]))
+    xml = client.get(reverse("admin:billing_directdebitbatch_xml", args=[batch.pk]))
+    assert xml.status_code == 200 and xml.content == bytes(batch.xml)
+
+    from billing.models import BankEntry
+
+    client.force_login(staff_user("bank", PAGE_PERMISSIONS["billing_bankstatement_import"]))
+    csv = (
+        "booking_date,amount,bank_reference,counterparty_name,counterparty_iban,remittance\n"
+        "2026-11-02,10.00,B-2,Someone,,T2026-00001\n"
+    )
+    response = client.post(
+        reverse("admin:billing_bankstatement_import"),
+        {"file": _named(BytesIO(csv.encode()), "statement.csv")},
+    )
+    assert response.status_code == 200
+    assert BankEntry.objects.get(bank_reference="B-2").invoice == issued
 
     other = UserFactory(username="someone-else", is_staff=True)
     client.force_login(staff_user("admin-of-users", PAGE_PERMISSIONS["auth_user_password_change"]))

@@ -11,9 +11,10 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from billing.admin.events import event_sources
-from billing.models import ChatEvent, Invoice
+from billing.models import ChatEvent, Invoice, ReminderPause
+from billing.payments.methods import MandateInput, mandate_create
 from billing.usage.store import events_ingest
-from customers.models import Customer
+from customers.models import BillingChange, Customer
 from tests.factories import CustomerFactory, UserFactory, issued_invoice, subscribe
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +66,23 @@ def two_dealers(client, clock):
         ],
     )
     events_ingest(source="legacy-crm", events=[chat("old-7", "garage-dupont")])
+    for customer, iban in (
+        (lyon, "FR7630006000011234567890189"),
+        (dupont, "DE89370400440532013000"),
+    ):
+        mandate_create(
+            customer=customer,
+            data=MandateInput(
+                debtor_name=customer.legal_name,
+                iban=iban,
+                signed_on=date(2026, 11, 2),
+                signed_place="Lyon",
+                signer_name="Paul Martin",
+            ),
+        )
+    for customer in (lyon, dupont):
+        ReminderPause.objects.create(customer=customer, reason="dispute")
+        BillingChange.objects.create(customer=customer, field="city", old_value="a", new_value="b")
     return lyon, dupont
 
 

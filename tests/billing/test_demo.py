@@ -211,3 +211,75 @@ def test_the_command_counts_in_good_french(monkeypatch, events, invoices, expect
     with translation.override("fr"):
         call_command("load_demo", stdout=out)
     assert expected in out.getvalue()
+
+
+def test_demo_dealer_under_a_sepa_mandate_end_to_end(clock, tmp_path):
+    """The demo's dealer under a mandate: its open invoices are pre-notified, exported in a
+    pain.008 (valid against the XSD), and a camt.053 crediting them marks them paid."""
+    from datetime import date
+
+    import xmlschema
+    from sepaxml import validation
+
+    from billing.models import DirectDebit, Mandate
+    from tests.billing.camt import Tx, camt053
+
+    clock.now = NOW
+    load_demo(now=NOW)
+    load_demo(now=NOW)
+    mandate = Mandate.objects.get()
+    assert (mandate.customer.code, mandate.scheme, mandate.revoked_on) == (
+        "lyon-automobiles",
+        "B2B",
+        None,
+    )
+    assert mandate.customer.payment_method == "sepa_debit"
+    open_invoices = set(
+        Invoice.objects.filter(
+            customer=mandate.customer, kind="invoice", status="issued", paid_on__isnull=True
+        ).values_list("number", flat=True)
+    )
+    assert len(open_invoices) == 2  # last month's (due) and the overdue one
+    out = io.StringIO()
+    call_command("send_direct_debit_notices", "--today", "2026-11-27", stdout=out)
+    assert "2 pre-notifications sent." in out.getvalue()
+    call_command(
+        "export_direct_debits",
+        "--collection-date",
+        "2026-12-02",
+        "--output-dir",
+        str(tmp_path),
+        stdout=out,
+    )
+    (file,) = tmp_path.iterdir()
+    schema = xmlschema.XMLSchema(
+        str(
+            __import__("pathlib").Path(validation.__file__).parent
+            / "schemas"
+            / "pain.008.001.02.xsd"
+        )
+    )
+    schema.validate(file.read_text())
+    debits = list(DirectDebit.objects.select_related("invoice"))
+    assert {d.invoice.number for d in debits} == open_invoices
+    for debit in debits:
+        assert debit.invoice.number in file.read_text()
+    statement = tmp_path / "camt053.xml"
+    statement.write_bytes(
+        camt053(
+            [
+                Tx(
+                    str(debit.amount),
+                    f"BANK-{debit.pk}",
+                    name="Lyon Automobiles SA",
+                    end_to_end=debit.end_to_end_id,
+                    booked_on=date(2026, 12, 2),
+                )
+                for debit in debits
+            ]
+        )
+    )
+    call_command("import_bank_statement", str(statement), stdout=out)
+    assert set(
+        Invoice.objects.filter(number__in=open_invoices).values_list("paid_on", flat=True)
+    ) == {date(2026, 12, 2)}

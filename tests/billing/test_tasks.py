@@ -58,6 +58,8 @@ def test_the_schedule_names_registered_tasks_at_paris_times():
     assert app.conf.timezone == "Europe/Paris"
     assert schedule["usage-alerts"]["schedule"] == crontab(minute=5)  # hourly
     assert schedule["retry-unsent"]["schedule"] == crontab(minute=15, hour=7)  # daily
+    assert schedule["direct-debit-notices"]["schedule"] == crontab(minute=30, hour=7)  # daily
+    assert schedule["payment-reminders"]["schedule"] == crontab(minute=45, hour=7)  # daily
 
 
 @pytest.mark.django_db

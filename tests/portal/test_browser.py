@@ -194,3 +194,61 @@ def test_the_plan_comparison_fits_a_laptop_and_the_report_a_phone(
             assert fit["totalVisible"], fit
         assert fit["page"] <= fit["viewport"], fit
         context.close()
+
+
+@pytest.fixture
+def billing_manager_session(dealers, client):
+    """dupont allowed to manage billing, under a signed mandate, logged in."""
+    from datetime import date
+
+    from billing.payments.methods import MandateInput, mandate_create
+    from customers.models import CustomerAccess
+
+    dupont = dealers["dupont"]
+    CustomerAccess.objects.filter(user=dupont.user).update(can_manage_billing=True)
+    mandate_create(
+        customer=dupont.customer,
+        data=MandateInput(
+            debtor_name="Garage Dupont SAS",
+            iban="FR7630006000011234567890189",
+            signed_on=date(2026, 11, 2),
+            signed_place="Dijon",
+            signer_name="Marie Dupont",
+        ),
+        today=date(2026, 11, 2),
+    )
+    client.force_login(dupont.user)
+    return client.cookies["sessionid"].value
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_billing_section_fits_a_laptop_and_a_phone(
+    removable_invoices, billing_manager_session, live_server, browser, language
+):
+    """The billing section and the mandate page at 1280 and 390 px: nothing scrolls sideways.
+    Screenshots are left in SCREENSHOTS_DIR when it is set, to be looked at."""
+    cookies = [
+        {"name": "sessionid", "value": billing_manager_session, "url": live_server.url},
+        {"name": "django_language", "value": language, "url": live_server.url},
+    ]
+    shots = os.environ.get("SCREENSHOTS_DIR")
+    pages = {
+        "billing": f"{live_server.url}/dealers/garage-dupont/billing/",
+        "mandate": f"{live_server.url}/dealers/garage-dupont/billing/mandate/",
+    }
+    for width, height in ((1280, 900), (390, 844)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.add_cookies(cookies)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        for name, url in pages.items():
+            page.goto(url)
+            assert page.locator("html").get_attribute("lang") == language
+            fit = page.evaluate(
+                "() => ({page: document.documentElement.scrollWidth, viewport: innerWidth})"
+            )
+            assert fit["page"] <= fit["viewport"], (name, width, fit)
+            if shots:
+                page.screenshot(path=f"{shots}/{name}-{language}-{width}.png", full_page=True)
+        context.close()

@@ -19,7 +19,35 @@ CASES = {
     "invoices": lambda d: {"customer": d.customer.code},
     "usage_alerts": lambda d: {"customer": d.customer.code},
     "invoice_pdf": lambda d: {"customer": d.customer.code, "number": d.invoice.number},
+    "billing": lambda d: {"customer": d.customer.code},
+    "billing_mandate_sign": lambda d: {"customer": d.customer.code},
+    "billing_mandate_pdf": lambda d: _mandate(d) and {"customer": d.customer.code},
 }
+
+
+def _mandate(dealer) -> str:
+    """The reference of the dealer's signed mandate (signed here the first time)."""
+    from datetime import date
+
+    from billing.models import Mandate
+    from billing.payments.methods import MandateInput, mandate_create
+
+    mandate = Mandate.objects.filter(customer=dealer.customer).first()
+    if mandate is None:
+        mandate = mandate_create(
+            customer=dealer.customer,
+            data=MandateInput(
+                debtor_name=dealer.customer.legal_name,
+                iban="FR7630006000011234567890189",
+                signed_on=date(2026, 11, 2),
+                signed_place="Dijon",
+                signer_name="Marie Dupont",
+            ),
+            today=date(2026, 11, 2),
+        )
+    return mandate.reference
+
+
 SHORT = {
     "home": lambda d: {},
     "short_report": lambda d: {},
