@@ -1,3 +1,3 @@
 """Getting paid: payment methods and SEPA mandates (methods), direct debits (debits), bank
-statements and reconciliation (statements), reminders (reminders). Services: keyword-only,
-writes in transaction.atomic; they use billing.models and customers.models."""
+files read (bank_files), reconciliation (statements), reminders (reminders). Services: they may
+import billing.models, customers.models, other services (invoicing) and the pure core."""
