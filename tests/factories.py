@@ -46,6 +46,14 @@ def chat_event_record(
     return ChatEvent.objects.get(source=source, external_id=external_id)
 
 
+def siren_for(number: int) -> str:
+    """A valid SIREN (Luhn) built on a number: 8 digits, then the check digit."""
+    from billing.vat import siren_is_valid
+
+    base = f"{number % 10**8:08d}"
+    return next(base + digit for digit in "0123456789" if siren_is_valid(base + digit))
+
+
 class CustomerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Customer
@@ -57,6 +65,10 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     postal_code = "75002"
     city = "Paris"
     country = "FR"
+    # A French business has its SIREN (required since the e-invoicing reform).
+    siren = factory.LazyAttributeSequence(
+        lambda o, n: siren_for(40_000_000 + n) if o.country == "FR" else ""
+    )
     billing_emails = factory.LazyAttribute(lambda o: f"compta@{o.code}.example")
 
 

@@ -24,6 +24,7 @@ from billing.invoicing.content import (
     _fill,
 )
 from billing.invoicing.emails import invoice_send
+from billing.invoicing.facturx import einvoice_issued
 from billing.models import (
     Invoice,
     InvoiceKind,
@@ -81,7 +82,7 @@ def _finalize(
     `now`: the moment of issue, the present unless given (the demo issues its past months on
     their day). Never in the future, never before the series' last issue: numbers and issue
     dates go up together."""
-    from billing.invoicing.pdf import invoice_pdf
+    from billing.invoicing.facturx import invoice_facturx_pdf
 
     year = billing_today(now).year
     sequence, number = _next_number(series, year)  # waits for any issue of the series in flight
@@ -103,7 +104,7 @@ def _finalize(
     invoice.issued_at = now
     invoice.issue_date = issue_date
     invoice.due_date = issue_date + timedelta(days=settings.PAYMENT_TERMS_DAYS)
-    invoice.pdf = invoice_pdf(invoice, lines)
+    invoice.pdf = invoice_facturx_pdf(invoice, lines)  # the Factur-X: PDF/A-3b with its XML
     invoice.status = InvoiceStatus.ISSUED
     invoice.save()
 
@@ -159,6 +160,7 @@ def invoice_issue(
         InvoiceLine.objects.bulk_create(lines)
         _finalize(invoice, lines, series=SERIES_INVOICE, now=now)
         transaction.on_commit(lambda: invoice_send(invoice_id=invoice.pk))
+        transaction.on_commit(lambda: einvoice_issued(invoice_id=invoice.pk), robust=True)
     return invoice
 
 
@@ -215,6 +217,7 @@ def invoice_cancel(*, invoice: Invoice, now: datetime | None = None) -> Invoice:
         original.status = InvoiceStatus.CANCELLED
         original.save(update_fields=["status"])
         transaction.on_commit(lambda: invoice_send(invoice_id=note.pk))
+        transaction.on_commit(lambda: einvoice_issued(invoice_id=note.pk), robust=True)
     return note
 
 

@@ -1,0 +1,254 @@
+"""Factur-X: every issued invoice and credit note is a PDF/A-3b carrying its CII XML (EN 16931),
+valid against the XSD, EN 16931's rules and the French reform's (BR-FR), with the invoice's
+amounts; the checks are seen to refuse a broken total and a missing SIREN."""
+
+import io
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from lxml import etree
+from pypdf import PdfReader
+
+from billing.invoicing.facturx import (
+    facturx_xml,
+    facturx_xml_from_pdf,
+    invoice_facturx_xml,
+)
+from billing.invoicing.facturx_checks import facturx_check
+from billing.invoicing.issue import invoice_cancel
+from billing.models import Invoice
+from billing.usage.store import events_ingest
+from tests.billing.test_invoicing import ISSUE_DAY, RECEIVED, chats, grow_3234, issue, pdf_text
+from tests.factories import CustomerFactory, subscribe
+
+pytestmark = pytest.mark.django_db
+
+NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+}
+
+
+def read(xml: bytes, path: str) -> list[str]:
+    nodes = etree.fromstring(xml).xpath(path, namespaces=NS)
+    return [node if isinstance(node, str) else node.text for node in nodes]
+
+
+def one(xml: bytes, path: str) -> str:
+    values = read(xml, path)
+    assert len(values) == 1, (path, values)
+    return values[0]
+
+
+@pytest.fixture
+def today(clock):
+    clock.now = ISSUE_DAY
+    return clock
+
+
+SETTLEMENT = "//ram:ApplicableHeaderTradeSettlement"
+TOTALS = f"{SETTLEMENT}/ram:SpecifiedTradeSettlementHeaderMonetarySummation"
+
+
+def within_quota(code="garage-calme"):
+    dealer = CustomerFactory(code=code)
+    subscribe(dealer, "GROW", first_month=date(2026, 1, 1))
+    assert (
+        events_ingest(
+            source="platform", events=chats(code, "test_drive", "agent", 10), now=RECEIVED
+        ).accepted
+        == 10
+    )
+    return dealer
+
+
+def enterprise(code="groupe-auto"):
+    dealer = CustomerFactory(code=code)
+    subscribe(
+        dealer,
+        "ENTERPRISE",
+        first_month=date(2026, 1, 1),
+        custom_monthly_fee=Decimal("2500.00"),
+        custom_included_points=20000,
+        custom_price_per_extra_point=Decimal("0.1125"),
+    )
+    events = chats(code, "test_drive", "agent", 320)  # 20,800 points: 800 extra
+    assert events_ingest(source="platform", events=events, now=RECEIVED).accepted == 320
+    return dealer
+
+
+CASES = {
+    "domestic": lambda: grow_3234(),
+    "within quota": within_quota,
+    "enterprise": enterprise,
+    "reverse charge (Belgium)": lambda: grow_3234(
+        "garage-bruxelles",
+        country="BE",
+        vat_number="BE0403170701",
+        postal_code="1000",
+        city="Bruxelles",
+        language="fr",
+    ),
+    "outside the EU (Switzerland)": lambda: grow_3234(
+        "garage-geneve", country="CH", postal_code="1201", city="Genève", language="fr"
+    ),
+    "Monaco": lambda: grow_3234(
+        "garage-monaco",
+        country="MC",
+        vat_number="FR42000012345",
+        postal_code="98000",
+        city="Monaco",
+    ),
+}
+CATEGORIES = {
+    "domestic": ("S", "20.00"),
+    "within quota": ("S", "20.00"),
+    "enterprise": ("S", "20.00"),
+    "reverse charge (Belgium)": ("AE", "0.00"),
+    "outside the EU (Switzerland)": ("O", None),
+    "Monaco": ("S", "20.00"),
+}
+
+
+def assert_amounts_are_the_invoice_s(invoice: Invoice, xml: bytes, *, sign=1):
+    def amount(path):
+        return sign * Decimal(one(xml, path))
+
+    assert amount(f"{TOTALS}/ram:LineTotalAmount") == invoice.net_total
+    assert amount(f"{TOTALS}/ram:TaxBasisTotalAmount") == invoice.net_total
+    assert amount(f"{TOTALS}/ram:TaxTotalAmount") == invoice.vat_amount
+    assert amount(f"{TOTALS}/ram:GrandTotalAmount") == invoice.total
+    assert amount(f"{TOTALS}/ram:DuePayableAmount") == invoice.total
+    assert amount(f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:BasisAmount") == invoice.net_total
+    assert amount(f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:CalculatedAmount") == (
+        invoice.vat_amount
+    )
+    assert [
+        Decimal(rate)
+        for rate in read(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:RateApplicablePercent")
+    ] == ([invoice.vat_rate] if invoice.vat_treatment != "outside_eu" else [])
+
+    def line(n, name):
+        return one(xml, f"//ram:IncludedSupplyChainTradeLineItem[{n}]//ram:{name}")
+
+    xml_lines = [
+        (
+            int(line(n, "LineID")),
+            sign * int(line(n, "BilledQuantity")),
+            Decimal(line(n, "ChargeAmount")),
+            sign * Decimal(line(n, "LineTotalAmount")),
+        )
+        for n in range(1, len(read(xml, "//ram:IncludedSupplyChainTradeLineItem")) + 1)
+    ]
+    assert xml_lines == [
+        (line.position, line.quantity, line.unit_price, line.amount) for line in invoice.lines.all()
+    ]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_invoice_is_a_valid_factur_x_with_its_amounts(case, today):
+    dealer = CASES[case]()
+    invoice = issue(dealer)
+    xml = invoice_facturx_xml(invoice)
+    assert xml is not None
+    assert facturx_check(xml) == []
+    assert one(xml, "//rsm:ExchangedDocument/ram:TypeCode") == "380"
+    assert one(xml, "//rsm:ExchangedDocument/ram:ID") == invoice.number
+    category, rate = CATEGORIES[case]
+    assert read(xml, "//ram:ApplicableTradeTax/ram:CategoryCode") == [category] * (
+        len(read(xml, "//ram:IncludedSupplyChainTradeLineItem")) + 1
+    )
+    assert read(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:RateApplicablePercent") == (
+        [rate] if rate else []
+    )
+    assert_amounts_are_the_invoice_s(invoice, xml)
+    # How to pay: credit transfer to the seller's IBAN, quoting the invoice number.
+    assert one(xml, "//ram:SpecifiedTradeSettlementPaymentMeans/ram:TypeCode") == "58"
+    assert one(xml, "//ram:PayeePartyCreditorFinancialAccount/ram:IBANID") == (
+        "FR7630006000011234567890189"
+    )
+    assert one(xml, f"{SETTLEMENT}/ram:PaymentReference") == invoice.number
+    # The category of operation: services (cadre de facturation S1).
+    assert one(xml, "//ram:BusinessProcessSpecifiedDocumentContextParameter/ram:ID") == "S1"
+    # The XML the PDF carries is the one built from the invoice's frozen data.
+    assert xml == facturx_xml(invoice)
+
+
+def test_the_reasons_of_the_vat_exemptions(today):
+    belgian = issue(CASES["reverse charge (Belgium)"]())
+    xml = invoice_facturx_xml(belgian)
+    assert one(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:ExemptionReasonCode") == (
+        "VATEX-EU-AE"
+    )
+    assert "Autoliquidation" in one(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:ExemptionReason")
+    assert one(xml, "//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID") == "BE0403170701"
+    swiss = issue(CASES["outside the EU (Switzerland)"]())
+    xml = invoice_facturx_xml(swiss)
+    assert one(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:ExemptionReasonCode") == (
+        "VATEX-EU-O"
+    )
+    assert "259-1" in one(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:ExemptionReason")
+
+
+def test_a_french_buyer_s_siren_and_the_seller_s_structured_address(today):
+    dealer = grow_3234(siren="732829320", vat_number="FR44732829320")
+    xml = invoice_facturx_xml(issue(dealer))
+    assert one(xml, "//ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID") == "732829320"
+    assert read(xml, "//ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID/@schemeID") == [
+        "0002"
+    ]
+    seller = "//ram:SellerTradeParty/ram:PostalTradeAddress"
+    assert [
+        one(xml, f"{seller}/ram:{part}")
+        for part in ("PostcodeCode", "LineOne", "CityName", "CountryID")
+    ] == ["75011", "12 rue de la Messagerie", "Paris", "FR"]
+
+
+def test_a_credit_note_is_type_381_with_positive_amounts_and_the_invoice_it_cancels(today):
+    invoice = issue(grow_3234())
+    note = invoice_cancel(invoice=invoice)
+    xml = invoice_facturx_xml(note)
+    assert facturx_check(xml) == []
+    assert one(xml, "//rsm:ExchangedDocument/ram:TypeCode") == "381"
+    assert one(xml, "//ram:InvoiceReferencedDocument/ram:IssuerAssignedID") == invoice.number
+    assert one(xml, f"{TOTALS}/ram:GrandTotalAmount") == "638.11"
+    assert note.total == Decimal("-638.11")
+    assert_amounts_are_the_invoice_s(note, xml, sign=-1)
+
+
+def test_the_checks_bite_on_a_broken_total_and_a_missing_siren(today):
+    invoice = issue(grow_3234())
+    xml = invoice_facturx_xml(invoice)
+    assert facturx_check(xml) == []
+    broken = xml.replace(b"<ram:GrandTotalAmount>638.11<", b"<ram:GrandTotalAmount>638.12<")
+    assert broken != xml
+    assert "BR-CO-15" in {problem.rule for problem in facturx_check(broken)}
+    no_siren = re.sub(
+        rb"<ram:BuyerTradeParty>(.*?)<ram:SpecifiedLegalOrganization>.*?"
+        rb"</ram:SpecifiedLegalOrganization>",
+        rb"<ram:BuyerTradeParty>\1",
+        xml,
+        flags=re.S,
+    )
+    assert no_siren != xml
+    problems = facturx_check(no_siren)
+    assert any(problem.rule.startswith("BR-FR-11") for problem in problems), problems
+    not_xml_valid = xml.replace(b"<ram:TypeCode>380</ram:TypeCode>", b"")
+    assert [problem.rule for problem in facturx_check(not_xml_valid)] == ["XSD"]
+
+
+def test_the_pdf_is_pdf_a_3b_with_the_xml_as_associated_data(today):
+    invoice = issue(grow_3234())
+    reader = PdfReader(io.BytesIO(bytes(invoice.pdf)))
+    catalog = reader.trailer["/Root"]
+    xmp = catalog["/Metadata"].get_object().get_data().decode()
+    assert re.search(r"pdfaid:part(>|=\")3", xmp), xmp
+    assert re.search(r"pdfaid:conformance(>|=\")B", xmp), xmp
+    assert re.search(r"fx:DocumentFileName(>|=\")factur-x.xml", xmp), xmp
+    files = [spec.get_object() for spec in catalog["/AF"]]
+    assert [(spec["/F"], spec["/AFRelationship"]) for spec in files] == [("factur-x.xml", "/Data")]
+    assert facturx_xml_from_pdf(bytes(invoice.pdf)) == invoice_facturx_xml(invoice)
+    assert "Total TTC 638,11 €" in pdf_text(invoice)
