@@ -14,6 +14,7 @@ from billing.models import ChatEvent, Subscription
 from billing.months import current_month
 from billing.usage.selectors import customer_attention
 from customers.models import (
+    SIREN_REQUIRED_COUNTRIES,
     Customer,
     CustomerAccess,
     VatTreatment,
@@ -38,7 +39,10 @@ class CustomerForm(forms.ModelForm):
         label=capfirst(_("SIREN")),
         required=False,
         max_length=20,
-        help_text=_("For a French company: 9 digits."),
+        help_text=_(
+            "Required for a company in France: 9 digits (taken from its French VAT number when "
+            "left empty)."
+        ),
     )
     vat_number = forms.CharField(
         label=capfirst(_("VAT number")),
@@ -58,6 +62,21 @@ class CustomerForm(forms.ModelForm):
         return normalize_vat_number(self.cleaned_data["vat_number"])
 
 
+class SirenMissingFilter(admin.SimpleListFilter):
+    """The French businesses still without the SIREN their e-invoices require."""
+
+    title = _("SIREN")
+    parameter_name = "siren_missing"
+
+    def lookups(self, request, model_admin):
+        return [("1", _("missing (company in France)"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "1":
+            return queryset.filter(siren="", country__in=SIREN_REQUIRED_COUNTRIES)
+        return queryset
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     form = CustomerForm
@@ -73,7 +92,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "late_chats",
         "report_link",
     )
-    list_filter = ("country", "language")
+    list_filter = ("country", "language", SirenMissingFilter)
     search_fields = ("code", "legal_name", "vat_number", "siren", "billing_emails")
     search_help_text = _("Code, name, VAT number, SIREN or billing e-mail: all or part of it.")
     inlines = [SubscriptionInline, CustomerAccessInline]

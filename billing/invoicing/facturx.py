@@ -29,6 +29,7 @@ from django.utils.formats import date_format
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from facturx import generate_cii_xml, generate_from_binary, get_xml_from_pdf
+from pypdf.errors import PyPdfError
 
 from billing import vat
 from billing.models import Invoice, InvoiceKind, InvoiceLine
@@ -297,7 +298,10 @@ def einvoice_issued(*, invoice_id: int) -> None:
 
 def facturx_xml_from_pdf(pdf: bytes) -> bytes | None:
     """The factur-x.xml a stored PDF carries (None for a PDF issued before e-invoices)."""
-    filename, xml = get_xml_from_pdf(bytes(pdf), check_xsd=False, filenames=[FACTURX_FILENAME])
+    try:
+        filename, xml = get_xml_from_pdf(bytes(pdf), check_xsd=False, filenames=[FACTURX_FILENAME])
+    except (PyPdfError, ValueError):  # not a PDF pypdf reads: no e-invoice in it
+        return None
     return xml if filename else None
 
 

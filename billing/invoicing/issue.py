@@ -194,7 +194,9 @@ def invoice_cancel(*, invoice: Invoice, now: datetime | None = None) -> Invoice:
             vat_amount=-original.vat_amount,
             total=-original.total,
             vat_treatment=original.vat_treatment,
-            seller=original.seller,
+            # A new document: the seller's details of today (structured as its e-invoice needs
+            # them, even for an invoice issued before e-invoices); the buyer the invoice froze.
+            seller=_seller(),
             buyer=original.buyer,
             usage=original.usage,
             computed_at=timezone.now(),

@@ -48,4 +48,9 @@ urlpatterns = [
         views.invoice_pdf,
         name="invoice_pdf",
     ),
+    path(
+        "dealers/<customer:customer>/invoices/<number:number>.xml",
+        views.invoice_xml,
+        name="invoice_xml",
+    ),
 ]

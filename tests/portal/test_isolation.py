@@ -18,6 +18,7 @@ CASES = {
     "report_csv": lambda d: {"customer": d.customer.code, "month": str(OCTOBER)},
     "invoices": lambda d: {"customer": d.customer.code},
     "invoice_pdf": lambda d: {"customer": d.customer.code, "number": d.invoice.number},
+    "invoice_xml": lambda d: {"customer": d.customer.code, "number": d.invoice.number},
 }
 SHORT = {
     "home": lambda d: {},
