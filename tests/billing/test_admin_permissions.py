@@ -16,8 +16,8 @@ from django.core import mail
 from django.test import RequestFactory
 from django.urls import reverse
 
-from billing.invoicing.drafts import invoices_draft
 from billing.invoicing.content import _buyer
+from billing.invoicing.drafts import invoices_draft
 from billing.invoicing.facturx import facturx_xml_from_pdf
 from billing.invoicing.issue import _seller
 from billing.models import ApiToken, ChatEvent, Invoice, InvoiceLine
