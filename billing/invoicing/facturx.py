@@ -19,8 +19,10 @@ VAT categories (billing.vat's treatments, DOMAIN.md rule 11):
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -312,11 +314,36 @@ def invoice_facturx_xml(invoice: Invoice) -> bytes | None:
     return facturx_xml_from_pdf(invoice.pdf)
 
 
-def period_documents(*, start: date, end: date):
-    """The invoices and credit notes issued from `start` to `end` (included), in number order,
-    with their stored PDFs."""
-    return (
+@dataclass
+class ExportReport:
+    written: list[Path] = field(default_factory=list)
+    without_einvoice: list[str] = field(default_factory=list)  # issued before e-invoices
+    problems: dict[str, list] = field(default_factory=dict)  # number -> checks' problems
+
+
+def facturx_export(*, start: date, end: date, folder: Path, check: bool = False) -> ExportReport:
+    """Write the Factur-X PDFs (the stored bytes) of the invoices and credit notes issued from
+    `start` to `end` included into `folder`, as <number>.pdf; with `check`, run the XSD and
+    Schematron checks on each one's XML (billing.invoicing.facturx_checks). One query."""
+    from billing.invoicing.facturx_checks import facturx_check
+
+    folder.mkdir(parents=True, exist_ok=True)
+    report = ExportReport()
+    documents = (
         Invoice.objects.filter(issue_date__gte=start, issue_date__lte=end, number__isnull=False)
-        .select_related("customer")
         .order_by("issue_date", "series", "sequence")
+        .values_list("number", "pdf")
     )
+    for number, pdf in documents.iterator(chunk_size=100):
+        xml = facturx_xml_from_pdf(pdf) if pdf else None
+        if xml is None:
+            report.without_einvoice.append(number)
+            continue
+        path = folder / f"{number}.pdf"
+        path.write_bytes(bytes(pdf))
+        report.written.append(path)
+        if check:
+            problems = facturx_check(xml)
+            if problems:
+                report.problems[number] = problems
+    return report

@@ -252,3 +252,79 @@ def test_the_pdf_is_pdf_a_3b_with_the_xml_as_associated_data(today):
     assert [(spec["/F"], spec["/AFRelationship"]) for spec in files] == [("factur-x.xml", "/Data")]
     assert facturx_xml_from_pdf(bytes(invoice.pdf)) == invoice_facturx_xml(invoice)
     assert "Total TTC 638,11 €" in pdf_text(invoice)
+
+
+# --- The platform hook and the export ------------------------------------------------------------
+
+HANDED = []
+
+
+def platform_connector(invoice):
+    """A stand-in connector (settings.EINVOICE_ISSUED_HOOK): records what it is handed."""
+    HANDED.append((invoice.number, facturx_xml_from_pdf(bytes(invoice.pdf)) is not None))
+
+
+def test_the_hook_is_called_with_each_issued_document_after_commit(
+    today, settings, django_capture_on_commit_callbacks
+):
+    HANDED.clear()
+    settings.EINVOICE_ISSUED_HOOK = "tests.billing.test_facturx.platform_connector"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    dealer = grow_3234()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        invoice = issue(dealer)
+    assert HANDED == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    with django_capture_on_commit_callbacks(execute=True):
+        note = invoice_cancel(invoice=invoice)
+    assert [(invoice.number, True), (note.number, True)] == HANDED
+
+
+def test_no_hook_by_default(today, settings, django_capture_on_commit_callbacks):
+    HANDED.clear()
+    assert settings.EINVOICE_ISSUED_HOOK is None
+    with django_capture_on_commit_callbacks(execute=True):
+        issue(grow_3234())
+    assert HANDED == []
+
+
+def test_export_writes_the_period_s_factur_x_files(today, tmp_path):
+    from django.core.management import call_command
+
+    invoice = issue(grow_3234())
+    note = invoice_cancel(invoice=invoice)
+    out = io.StringIO()
+    call_command(
+        "export_facturx",
+        str(tmp_path / "nov"),
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-30",
+        "--check",
+        stdout=out,
+    )
+    assert "2 Factur-X files written" in out.getvalue()
+    files = sorted(path.name for path in (tmp_path / "nov").iterdir())
+    assert files == [f"{note.number}.pdf", f"{invoice.number}.pdf"]
+    assert (tmp_path / "nov" / f"{invoice.number}.pdf").read_bytes() == bytes(invoice.pdf)
+    call_command(
+        "export_facturx",
+        str(tmp_path / "oct"),
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        stdout=out,
+    )
+    assert list((tmp_path / "oct").iterdir()) == []
+
+
+def test_export_refuses_bad_dates(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="2026-13-01 is not a date"):
+        call_command("export_facturx", str(tmp_path), "--from", "2026-13-01", "--to", "2026-12-31")
+    with pytest.raises(CommandError, match="is after"):
+        call_command("export_facturx", str(tmp_path), "--from", "2026-12-01", "--to", "2026-11-30")
