@@ -47,7 +47,12 @@ BENCHMARKS = {
     "report": ("BENCH_REPORT_DATABASE_URL", [r"^report page +median", r"^  bench-big +median"]),
     "close_month": (
         "BENCH_CLOSE_DATABASE_URL",
-        [r"^checked: every draft's points equal the floor's", r"^invoice_pdf\(\) +median"],
+        [
+            r"^checked: every draft's points equal the floor's",
+            r"^invoice_pdf\(\) +median",
+            r"^invoice_facturx_pdf\(\) +median",
+            r"^ratio Factur-X / plain PDF \d",
+        ],
     ),
 }
 RATIO_LINE = re.compile(r"^ratio .*\d", re.MULTILINE)
