@@ -41,10 +41,10 @@ def test_the_siren_is_taken_from_the_french_vat_number():
     customer = CustomerFactory.build(siren="", vat_number="FR44732829320")
     customer.full_clean()
     assert customer.siren == "732829320"
-    # A wrong key is refused, and gives no SIREN.
+    # A wrong key is refused, and gives no SIREN: both fields say so.
     errors = errors_of(siren="", vat_number="FR45732829320")
     assert errors["vat_number"] == ["FR45732829320 has a wrong key: for SIREN 732829320 it is 44."]
-    assert "siren" not in errors
+    assert errors["siren"][0].startswith("A company in France has a SIREN")
 
 
 def test_elsewhere_a_siren_is_not_required():
