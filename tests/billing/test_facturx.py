@@ -328,3 +328,50 @@ def test_export_refuses_bad_dates(tmp_path):
         call_command("export_facturx", str(tmp_path), "--from", "2026-13-01", "--to", "2026-12-31")
     with pytest.raises(CommandError, match="is after"):
         call_command("export_facturx", str(tmp_path), "--from", "2026-12-01", "--to", "2026-11-30")
+
+
+# --- The reform's mentions and how to pay, on the PDF ---------------------------------------------
+
+
+def test_the_pdf_carries_the_new_mentions_in_french(today):
+    text = pdf_text(issue(grow_3234(siren="404833048", vat_number="FR83404833048")))
+    for expected in (
+        "Catégorie de l'opération Prestations de services",
+        "SIREN 404833048",
+        "Moyen de paiement Virement",
+        "IBAN FR76 3000 6000 0112 3456 7890 189",
+        "BIC AGRIFRPP",
+        "Référence de paiement F2026-00001",
+        "12 rue de la Messagerie 75011 Paris",
+        "Total TTC 638,11 €",
+    ):
+        assert expected in text, expected
+    assert "débits" not in text  # the option is printed only when chosen
+    assert "75011 Paris France" not in text  # a buyer in France: the seller's country goes unsaid
+
+
+def test_the_pdf_carries_the_new_mentions_in_english_to_a_buyer_abroad(today, settings):
+    settings.SELLER = {**settings.SELLER, "vat_on_debits": True}
+    dealer = grow_3234(
+        "garage-geneve", country="CH", postal_code="1201", city="Genève", language="en"
+    )
+    invoice = issue(dealer)
+    text = pdf_text(invoice)
+    for expected in (
+        "Category of operation Services",
+        "Payment means Credit transfer",
+        "Payment reference F2026-00001",
+        "12 rue de la Messagerie 75011 Paris France",  # the seller's country, to a buyer abroad
+        "Option for paying VAT on debits.",
+        "Total incl. VAT €531.76",
+    ):
+        assert expected in text, expected
+    # VAT on debits: the VAT point is the invoice date (code 5), not the payment (72).
+    xml = invoice_facturx_xml(invoice)
+    assert read(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:DueDateTypeCode") == ["5"]
+    assert facturx_check(xml) == []
+
+
+def test_without_the_option_the_vat_point_is_the_payment(today):
+    xml = invoice_facturx_xml(issue(grow_3234()))
+    assert read(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:DueDateTypeCode") == ["72"]
