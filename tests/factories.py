@@ -136,18 +136,39 @@ _invoice_numbers = itertools.count(1)
 
 def issued_invoice(customer, month, issued_at, status="issued"):
     """An issued invoice row for `month` (a date, first of month), written directly: what
-    ingestion and the statements read (numbers from a test-only series, no PDF)."""
-    from billing.models import Invoice
+    ingestion and the statements read (numbers from a test-only series, no PDF). Both parties'
+    details are frozen and it has one line at zero, so a credit note can cancel it (the credit
+    note is a Factur-X, built from them)."""
+    from billing.invoicing.content import _buyer
+    from billing.invoicing.issue import _seller
+    from billing.models import Invoice, InvoiceLine
 
     sequence = next(_invoice_numbers)
-    return Invoice.objects.create(
+    invoice = Invoice.objects.create(
         customer=customer,
         month=month,
-        status=status,
+        status="draft",  # its line first: an issued invoice's lines never change
         issued_at=issued_at,
         issue_date=issued_at.date(),
+        due_date=issued_at.date(),
         series="T",
         year=issued_at.year,
         sequence=sequence,
         number=f"T{issued_at.year}-{sequence:05d}",
+        vat_treatment=customer.effective_vat_treatment(),
+        vat_rate=customer.vat_decision().rate,
+        seller=_seller(),
+        buyer=_buyer(customer),
     )
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        position=1,
+        kind="plan_fee",
+        description="Plan (test)",
+        quantity=1,
+        unit_price=0,
+        amount=0,
+    )
+    invoice.status = status
+    invoice.save()
+    return invoice
