@@ -34,6 +34,7 @@ from facturx import generate_cii_xml, generate_from_binary, get_xml_from_pdf
 from pypdf.errors import PyPdfError
 
 from billing import vat
+from billing.invoicing.content import InvoiceError
 from billing.models import Invoice, InvoiceKind, InvoiceLine
 from billing.months import Month
 
@@ -57,8 +58,9 @@ VAT_CATEGORIES = {
 }
 
 
-class FacturXError(ValueError):
-    """An invoice that cannot be made into a Factur-X (the library's message says why)."""
+class FacturXError(InvoiceError):
+    """An invoice that cannot be made into a Factur-X (the library's message says why): its
+    issue is refused, like any invoicing error (nothing stored, the number given back)."""
 
 
 def _money(value: Decimal, *, negate: bool = False) -> str:

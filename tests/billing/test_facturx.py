@@ -375,3 +375,19 @@ def test_the_pdf_carries_the_new_mentions_in_english_to_a_buyer_abroad(today, se
 def test_without_the_option_the_vat_point_is_the_payment(today):
     xml = invoice_facturx_xml(issue(grow_3234()))
     assert read(xml, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:DueDateTypeCode") == ["72"]
+
+
+def test_a_document_its_xsd_refuses_is_not_issued_and_gives_its_number_back(today, monkeypatch):
+    from billing.invoicing import facturx
+    from billing.invoicing.content import InvoiceError
+
+    dealer = grow_3234()
+    real = facturx.facturx_data
+    monkeypatch.setattr(
+        facturx, "facturx_data", lambda invoice, lines: {**real(invoice, lines), "BG-25": []}
+    )
+    with pytest.raises(InvoiceError, match="XML Schema Definition"):
+        issue(dealer)
+    assert not Invoice.objects.filter(status="issued").exists()
+    monkeypatch.undo()
+    assert issue(dealer).number == "F2026-00001"
