@@ -27,13 +27,14 @@ from pathlib import Path
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from facturx import generate_cii_xml, generate_from_binary, get_xml_from_pdf
 from pypdf.errors import PyPdfError
 
 from billing import vat
+from billing.formats import format_money
 from billing.invoicing.content import InvoiceError
 from billing.models import Invoice, InvoiceKind, InvoiceLine
 from billing.months import Month
@@ -148,8 +149,8 @@ def _notes(invoice: Invoice) -> list[dict]:
         {"BT-21": "BAR", "BT-22": "B2B" if invoice.buyer["country"] == "FR" else "B2BINT"},
         {
             "BT-21": "PMT",
-            "BT-22": _("Fixed indemnity for recovery costs in case of late payment: %(amount)s €.")
-            % {"amount": _money(indemnity)},
+            "BT-22": _("Fixed indemnity for recovery costs in case of late payment: %(amount)s.")
+            % {"amount": format_money(indemnity)},
         },
         {
             "BT-21": "PMD",
@@ -157,7 +158,7 @@ def _notes(invoice: Invoice) -> list[dict]:
                 "Late payment: penalties at the annual rate of %(rate)s %%, from the due date "
                 "(French Commercial Code, article L441-10)."
             )
-            % {"rate": _money(rate)},
+            % {"rate": number_format(rate, decimal_pos=2, use_l10n=True)},
         },
         {"BT-21": "AAB", "BT-22": _("No discount for early payment.")},
     ]

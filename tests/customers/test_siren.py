@@ -32,8 +32,9 @@ def test_a_french_business_without_siren_is_refused_with_a_clear_error():
     }
     with translation.override("fr"):
         assert errors_of(siren="")["siren"] == [
-            "Une entreprise en France a un SIREN : saisissez ses 9 chiffres (ou son numéro de "
-            "TVA français, qui le contient). Les factures électroniques l'exigent."
+            "Une entreprise en France a un SIREN\N{NO-BREAK SPACE}: saisissez ses 9 chiffres "
+            "(ou son numéro de TVA français, qui le contient). Les factures électroniques "
+            "l'exigent."
         ]
 
 
