@@ -168,7 +168,10 @@ class InvoiceAdmin(admin.ModelAdmin):
                 "legal_name",
                 "legal_form",
                 "capital",
-                "address",
+                "address",  # an invoice issued before the address was structured
+                "street",
+                "postcode",
+                "city",
                 "siren",
                 "rcs",
                 "vat_number",

@@ -391,3 +391,16 @@ def test_a_document_its_xsd_refuses_is_not_issued_and_gives_its_number_back(toda
     assert not Invoice.objects.filter(status="issued").exists()
     monkeypatch.undo()
     assert issue(dealer).number == "F2026-00001"
+
+
+def test_the_admin_shows_the_seller_s_structured_address(today, client):
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    invoice = issue(grow_3234())
+    client.force_login(UserFactory(username="boss", is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:billing_invoice_change", args=[invoice.pk])).content.decode()
+    for part in ("12 rue de la Messagerie", "75011", "Paris"):
+        assert f"<div>{part}</div>" in page, part
+    assert reverse("admin:billing_invoice_xml", args=[invoice.pk]) in page
