@@ -168,9 +168,15 @@ def customers_create(customers: list) -> list:
     takes the model's default. Then one bulk INSERT."""
     from django.core.exceptions import ValidationError
 
+    from billing.vat import siren_is_valid
     from customers.models import Customer
 
-    for customer in customers:
+    for index, customer in enumerate(customers):
+        if customer.country == "FR" and not customer.siren:
+            # A business in France has its SIREN (required since the e-invoicing reform): a
+            # valid one (Luhn) per bench customer, as staff would type it.
+            base = f"{60_000_000 + index:08d}"
+            customer.siren = next(base + d for d in "0123456789" if siren_is_valid(base + d))
         try:
             customer.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as error:

@@ -26,7 +26,9 @@ again).
 2. PDF: it issues one draft (the biggest customer's) inside a transaction that is rolled back at
    the end (no number taken, no e-mail, the next run finds the same 5,000 drafts), then times
    `invoice_pdf()` warm and, in the same process, WeasyPrint rendering a one-line HTML page (the
-   floor); targets: <= 0.3 s per invoice and <= 3x the floor.
+   floor); targets: <= 0.3 s per invoice and <= 3x the floor. In the same run, interleaved, it
+   times `invoice_facturx_pdf()`, what issuing stores (the PDF/A-3b, the CII XML built and
+   checked against its XSD, embedded by the factur-x library): target <= 1.5x the plain PDF.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ TARGET_DRAFTS_RATIO = 2.0
 TARGET_QUERIES = 20  # "constant": whatever the number of customers, far below one per customer
 TARGET_PDF_SECONDS = 0.3
 TARGET_PDF_RATIO = 3.0
+TARGET_FACTURX_RATIO = 1.5  # issuing with Factur-X against the plain PDF
 FLOOR_PAGE = "<p>Chatpoints</p>"
 # --smoke: the same dataset's shape and checks, tiny (the test suite runs it in seconds; the
 # times and ratios mean little at that size). These replace the constants above.
@@ -572,6 +575,7 @@ def measure_pdf(customer_id: int, repeat: int) -> dict:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
+    from billing.invoicing.facturx import facturx_xml_from_pdf, invoice_facturx_pdf
     from billing.invoicing.issue import invoice_issue
     from billing.invoicing.pdf import invoice_html, invoice_pdf
     from billing.models import Invoice, InvoiceKind, InvoiceStatus
@@ -594,6 +598,11 @@ def measure_pdf(customer_id: int, repeat: int) -> dict:
             invoice_pdf(invoice, lines)
             return time.perf_counter() - began
 
+        def time_facturx():
+            began = time.perf_counter()
+            invoice_facturx_pdf(invoice, lines)
+            return time.perf_counter() - began
+
         def time_floor():
             began = time.perf_counter()
             weasyprint.HTML(string=FLOOR_PAGE).write_pdf()
@@ -606,18 +615,22 @@ def measure_pdf(customer_id: int, repeat: int) -> dict:
 
         for _ in range(PDF_WARMUP):  # fonts, stylesheets, templates
             time_invoice()
+            time_facturx()
             time_floor()
+        if facturx_xml_from_pdf(bytes(invoice.pdf)) is None:
+            sys.exit("FAILED: the issued invoice's PDF carries no factur-x.xml")
         with CaptureQueriesContext(connection) as captured:
             pdf = invoice_pdf(invoice, lines)
         pdf_queries = len(captured.captured_queries)
-        rendered, floor, template = [], [], []
-        for i in range(repeat):
-            if i % 2:
-                floor.append(time_floor())
-                rendered.append(time_invoice())
-            else:
-                rendered.append(time_invoice())
-                floor.append(time_floor())
+        rendered, facturx, floor, template = [], [], [], []
+        for i in range(repeat):  # the three sides in turn, each first as often as the others
+            sides = [
+                (rendered, time_invoice),
+                (facturx, time_facturx),
+                (floor, time_floor),
+            ]
+            for times, measure in sides[i % 3 :] + sides[: i % 3]:
+                times.append(measure())
             template.append(time_template())
         summary = {
             "number": invoice.number,
@@ -632,6 +645,8 @@ def measure_pdf(customer_id: int, repeat: int) -> dict:
             "issue": issue_time,
             "queries": pdf_queries,
             "pdf": rendered,
+            "facturx": facturx,
+            "facturx_size": len(bytes(invoice.pdf)),
             "floor": floor,
             "template": template,
         }
@@ -754,7 +769,10 @@ def report(header: list[str], drafts: dict, pdf: dict, repeat: int) -> None:
         f"{pdf['size'] / 1024:.0f} KiB) in {pdf['issue'] * ms:.0f} ms with its PDF; rolled back "
         f"afterwards"
     )
-    print(f"runs: {PDF_WARMUP} warm-up, {len(pdf['pdf'])} measured per side (interleaved)")
+    print(
+        f"runs: {PDF_WARMUP} warm-up, {len(pdf['pdf'])} measured per side (plain PDF, "
+        f"Factur-X, floor: interleaved)"
+    )
     print(
         f"invoice_pdf()            median {statistics.median(pdf['pdf']) * ms:7.1f} ms  p95 "
         f"{percentile(pdf['pdf'], 0.95) * ms:7.1f} ms  ({pdf['queries']} queries; the template "
@@ -771,6 +789,17 @@ def report(header: list[str], drafts: dict, pdf: dict, repeat: int) -> None:
         f"{'OK' if median_pdf <= TARGET_PDF_SECONDS else 'ABOVE TARGET'}; ratio "
         f"{ratio:.2f} (target <= {TARGET_PDF_RATIO:g}) "
         f"{'OK' if ratio <= TARGET_PDF_RATIO else 'ABOVE TARGET'}"
+    )
+    median_facturx = statistics.median(pdf["facturx"])
+    print(
+        f"invoice_facturx_pdf()    median {median_facturx * ms:7.1f} ms  p95 "
+        f"{percentile(pdf['facturx'], 0.95) * ms:7.1f} ms  (PDF/A-3b + CII XML, "
+        f"{pdf['facturx_size'] / 1024:.0f} KiB: what issuing stores)"
+    )
+    facturx_ratio = median_facturx / median_pdf
+    print(
+        f"ratio Factur-X / plain PDF {facturx_ratio:.2f} (target <= {TARGET_FACTURX_RATIO:g}) "
+        f"{'OK' if facturx_ratio <= TARGET_FACTURX_RATIO else 'ABOVE TARGET'}"
     )
 
 

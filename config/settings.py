@@ -189,13 +189,28 @@ SELLER = {
     "legal_name": env.str("SELLER_LEGAL_NAME", default="Chatpoints SAS"),
     "legal_form": env.str("SELLER_LEGAL_FORM", default="SAS"),
     "capital": env.str("SELLER_CAPITAL", default="50 000 €"),
-    "address": env.str("SELLER_ADDRESS", default="12 rue de la Messagerie\n75011 Paris"),
+    # The address, structured (the e-invoice carries each part): street (several lines if
+    # needed), postcode, city, country (ISO code).
+    "street": env.str("SELLER_STREET", default="12 rue de la Messagerie"),
+    "postcode": env.str("SELLER_POSTCODE", default="75011"),
+    "city": env.str("SELLER_CITY", default="Paris"),
     "country": env.str("SELLER_COUNTRY", default="FR"),
     "siren": env.str("SELLER_SIREN", default="732829320"),
     "rcs": env.str("SELLER_RCS", default="RCS Paris 732 829 320"),
     "vat_number": env.str("SELLER_VAT_NUMBER", default="FR44732829320"),
     "email": env.str("SELLER_EMAIL", default="facturation@chatpoints.example"),
+    # How to pay: the account dealers pay by credit transfer (printed and in the e-invoice).
+    "iban": env.str("SELLER_IBAN", default="FR7630006000011234567890189"),
+    "bic": env.str("SELLER_BIC", default="AGRIFRPP"),
+    # The option for paying VAT on debits (art. 269-2-c CGI): printed, and the VAT point of the
+    # e-invoice is the invoice date, only when chosen; otherwise VAT on services is due on payment.
+    "vat_on_debits": env.bool("SELLER_VAT_ON_DEBITS", default=False),
 }
+
+# E-invoices (Factur-X). A platform connector: the dotted path of a function called with each
+# issued invoice or credit note (billing.models.Invoice) after the issuing transaction commits.
+# None by default: no platform.
+EINVOICE_ISSUED_HOOK = env.str("EINVOICE_ISSUED_HOOK", default="") or None
 
 # Invoices (billing rules 7-8). Numbers: one gapless series per year for invoices and one for
 # credit notes; the format receives the year and the number in the year.

@@ -67,6 +67,9 @@ _VAT_PREFIXES = {"GR": "EL", "MC": "FR"}
 # The countries where a company may have a SIREN: France, and Monaco (the French VAT territory),
 # whose companies established in France for VAT hold one (their FR number is built on it).
 SIREN_COUNTRIES = ("FR", "MC")
+# Where a business customer must have one: France (the e-invoicing reform's buyer SIREN). A
+# Monegasque company may have none.
+SIREN_REQUIRED_COUNTRIES = ("FR",)
 # A Monegasque FR number not built on a SIREN: its 9 digits are 000 then 6 given by Monaco's tax
 # office (Direction des Services Fiscaux), with the French key.
 _MONACO_VAT_DIGITS = re.compile(r"^000[0-9]{6}$")
@@ -83,6 +86,21 @@ def normalize_vat_number(value: str) -> str:
 
 def normalize_siren(value: str) -> str:
     return re.sub(r"[\s.]", "", value or "")
+
+
+def siren_from_vat_number(vat_number: str) -> str:
+    """The SIREN inside a French VAT number (FR, the key, the SIREN), when the key and the SIREN
+    check; "" otherwise (a Monegasque number 000…, a wrong key, another country)."""
+    vat_number = normalize_vat_number(vat_number)
+    digits, key = vat_number[4:], vat_number[2:4]
+    if (
+        vat_number.startswith("FR")
+        and len(digits) == 9
+        and siren_is_valid(digits)
+        and key == french_vat_key(digits)
+    ):
+        return digits
+    return ""
 
 
 def split_emails(value: str) -> list[str]:
@@ -146,7 +164,10 @@ class Customer(models.Model):
         _("SIREN"),
         max_length=9,
         blank=True,
-        help_text=_("For a company in France (or in Monaco, if it has one): 9 digits."),
+        help_text=_(
+            "Required for a company in France (e-invoices carry it); in Monaco if it has one. "
+            "9 digits; taken from a French VAT number when empty."
+        ),
     )
     billing_emails = models.TextField(
         _("billing e-mails"),
@@ -291,6 +312,18 @@ class Customer(models.Model):
                         "value": self.vat_number,
                         "siren": self.siren,
                     }
+        if (
+            not self.siren
+            and "vat_number" not in errors
+            and self.vat_number.startswith("FR")
+            and self.country in SIREN_COUNTRIES
+        ):
+            self.siren = siren_from_vat_number(self.vat_number)
+        if not self.siren and self.country in SIREN_REQUIRED_COUNTRIES and "siren" not in errors:
+            errors["siren"] = _(
+                "A company in France has a SIREN: enter its 9 digits (or its French VAT number, "
+                "which contains it). E-invoices require it."
+            )
         if self.vat_treatment == VatTreatment.REVERSE_CHARGE and (
             vat_territory(self.country) == vat_territory(settings.SELLER["country"])
             or vat_territory(self.country) not in EU_COUNTRIES

@@ -46,6 +46,14 @@ def chat_event_record(
     return ChatEvent.objects.get(source=source, external_id=external_id)
 
 
+def siren_for(number: int) -> str:
+    """A valid SIREN (Luhn) built on a number: 8 digits, then the check digit."""
+    from billing.vat import siren_is_valid
+
+    base = f"{number % 10**8:08d}"
+    return next(base + digit for digit in "0123456789" if siren_is_valid(base + digit))
+
+
 class CustomerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Customer
@@ -57,6 +65,10 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     postal_code = "75002"
     city = "Paris"
     country = "FR"
+    # A French business has its SIREN (required since the e-invoicing reform).
+    siren = factory.LazyAttributeSequence(
+        lambda o, n: siren_for(40_000_000 + n) if o.country == "FR" else ""
+    )
     billing_emails = factory.LazyAttribute(lambda o: f"compta@{o.code}.example")
 
 
@@ -124,21 +136,42 @@ _invoice_numbers = itertools.count(1)
 
 def issued_invoice(customer, month, issued_at, status="issued"):
     """An issued invoice row for `month` (a date, first of month), written directly: what
-    ingestion and the statements read (numbers from a test-only series, no PDF)."""
-    from billing.models import Invoice
+    ingestion and the statements read (numbers from a test-only series, no PDF). Both parties'
+    details are frozen and it has one line at zero, so a credit note can cancel it (the credit
+    note is a Factur-X, built from them)."""
+    from billing.invoicing.content import _buyer
+    from billing.invoicing.issue import _seller
+    from billing.models import Invoice, InvoiceLine
 
     sequence = next(_invoice_numbers)
-    return Invoice.objects.create(
+    invoice = Invoice.objects.create(
         customer=customer,
         month=month,
-        status=status,
+        status="draft",  # its line first: an issued invoice's lines never change
         issued_at=issued_at,
         issue_date=issued_at.date(),
+        due_date=issued_at.date(),
         series="T",
         year=issued_at.year,
         sequence=sequence,
         number=f"T{issued_at.year}-{sequence:05d}",
+        vat_treatment=customer.effective_vat_treatment(),
+        vat_rate=customer.vat_decision().rate,
+        seller=_seller(),
+        buyer=_buyer(customer),
     )
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        position=1,
+        kind="plan_fee",
+        description="Plan (test)",
+        quantity=1,
+        unit_price=0,
+        amount=0,
+    )
+    invoice.status = status
+    invoice.save()
+    return invoice
 
 
 def due_invoice(customer, month, total, due_date, number=None):
@@ -146,16 +179,17 @@ def due_invoice(customer, month, total, due_date, number=None):
     PDF): `total` including VAT, due on `due_date`."""
     from datetime import UTC, datetime, timedelta
 
-    from django.conf import settings
-
-    from billing.models import Invoice
+    from billing.invoicing.content import _buyer
+    from billing.invoicing.issue import _seller
+    from billing.models import Invoice, InvoiceLine
 
     sequence = next(_invoice_numbers)
     issue_date = due_date - timedelta(days=30)
-    return Invoice.objects.create(
+    net = (Decimal(total) / Decimal("1.2")).quantize(Decimal("0.01"))
+    invoice = Invoice.objects.create(
         customer=customer,
         month=month,
-        status="issued",
+        status="draft",
         issued_at=datetime(issue_date.year, issue_date.month, issue_date.day, 9, tzinfo=UTC),
         issue_date=issue_date,
         due_date=due_date,
@@ -168,7 +202,21 @@ def due_invoice(customer, month, total, due_date, number=None):
         net_total=(Decimal(total) / Decimal("1.2")).quantize(Decimal("0.01")),
         vat_amount=Decimal(total) - (Decimal(total) / Decimal("1.2")).quantize(Decimal("0.01")),
         vat_rate=Decimal("20.00"),
-        seller={**settings.SELLER},
-        buyer={"legal_name": customer.legal_name},
+        seller=_seller(),
+        buyer=_buyer(customer),
         pdf=b"%PDF-1.4 test invoice",
     )
+    # Its line before it is issued (an issued invoice's lines never change): a credit note
+    # copies it into its Factur-X.
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        position=1,
+        kind="plan_fee",
+        description="Plan (test)",
+        quantity=1,
+        unit_price=net,
+        amount=net,
+    )
+    invoice.status = "issued"
+    invoice.save()
+    return invoice

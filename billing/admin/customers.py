@@ -22,6 +22,7 @@ from billing.models import Actor, ChatEvent, Plan, Subscription, Tariff, UsageAl
 from billing.months import Month, current_month
 from billing.usage.selectors import customer_attention, month_statement
 from customers.models import (
+    SIREN_REQUIRED_COUNTRIES,
     Customer,
     CustomerAccess,
     VatTreatment,
@@ -138,7 +139,10 @@ class CustomerForm(forms.ModelForm):
         label=capfirst(_("SIREN")),
         required=False,
         max_length=20,
-        help_text=_("For a French company: 9 digits."),
+        help_text=_(
+            "Required for a company in France: 9 digits (taken from its French VAT number when "
+            "left empty)."
+        ),
     )
     vat_number = forms.CharField(
         label=capfirst(_("VAT number")),
@@ -175,6 +179,21 @@ class UsageAlertInline(admin.TabularInline):
         return False
 
 
+class SirenMissingFilter(admin.SimpleListFilter):
+    """The French businesses still without the SIREN their e-invoices require."""
+
+    title = _("SIREN")
+    parameter_name = "siren_missing"
+
+    def lookups(self, request, model_admin):
+        return [("1", _("missing (company in France)"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "1":
+            return queryset.filter(siren="", country__in=SIREN_REQUIRED_COUNTRIES)
+        return queryset
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     form = CustomerForm
@@ -190,7 +209,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "late_chats",
         "report_link",
     )
-    list_filter = ("country", "language")
+    list_filter = ("country", "language", SirenMissingFilter)
     search_fields = ("code", "legal_name", "vat_number", "siren", "billing_emails")
     search_help_text = _("Code, name, VAT number, SIREN or billing e-mail: all or part of it.")
     inlines = [SubscriptionInline, CustomerAccessInline, UsageAlertInline]

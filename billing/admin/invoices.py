@@ -26,6 +26,7 @@ from billing.admin.payments import DirectDebitInline, PaymentInline, ReminderInl
 from billing.errors import BillingError
 from billing.formats import format_money
 from billing.invoicing.emails import invoices_send_again
+from billing.invoicing.facturx import invoice_facturx_xml
 from billing.invoicing.issue import invoice_cancel, invoice_mark_paid, invoices_issue
 from billing.models import Actor, EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from billing.months import Month
@@ -168,7 +169,10 @@ class InvoiceAdmin(admin.ModelAdmin):
                 "legal_name",
                 "legal_form",
                 "capital",
-                "address",
+                "address",  # an invoice issued before the address was structured
+                "street",
+                "postcode",
+                "city",
                 "siren",
                 "rcs",
                 "vat_number",
@@ -222,8 +226,10 @@ class InvoiceAdmin(admin.ModelAdmin):
         if invoice.status == InvoiceStatus.DRAFT:
             return ""
         return format_html(
-            '<a href="{}" title="{}.pdf">PDF</a>',
+            '<a href="{}" title="{}.pdf">PDF</a> · <a href="{}" title="{}.xml">XML</a>',
             reverse("admin:billing_invoice_pdf", args=[invoice.pk]),
+            invoice.number,
+            reverse("admin:billing_invoice_xml", args=[invoice.pk]),
             invoice.number,
         )
 
@@ -260,6 +266,11 @@ class InvoiceAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(require_safe(self.pdf_view)),
                 name="billing_invoice_pdf",
             ),
+            path(
+                "<int:pk>/xml/",
+                self.admin_site.admin_view(require_safe(self.xml_view)),
+                name="billing_invoice_xml",
+            ),
             *super().get_urls(),
         ]
 
@@ -271,6 +282,18 @@ class InvoiceAdmin(admin.ModelAdmin):
             raise Http404
         response = HttpResponse(bytes(invoice.pdf), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+        return response
+
+    def xml_view(self, request, pk):
+        """The e-invoice alone: the Factur-X XML the stored PDF carries."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=pk)
+        xml = invoice_facturx_xml(invoice)
+        if xml is None:
+            raise Http404
+        response = HttpResponse(xml, content_type="application/xml")
+        response["Content-Disposition"] = f'attachment; filename="{invoice.number}.xml"'
         return response
 
     # --- actions -----------------------------------------------------------------------------

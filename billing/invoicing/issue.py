@@ -29,6 +29,7 @@ from billing.invoicing.content import (
     _buyer,
     _fill,
 )
+from billing.invoicing.facturx import einvoice_issued, facturx_xml, invoice_facturx_pdf
 from billing.models import (
     EmailStatus,
     Invoice,
@@ -110,6 +111,9 @@ def _finalize(
     invoice.issued_at = now
     invoice.issue_date = issue_date
     invoice.due_date = issue_date + timedelta(days=settings.PAYMENT_TERMS_DAYS)
+    # The e-invoice's XML is built and checked against its XSD now: a document the XSD refuses
+    # is not issued (FacturXError; the number is given back). Its PDF follows after commit.
+    facturx_xml(invoice, lines)
     invoice.status = InvoiceStatus.ISSUED
     invoice.save()
 
@@ -181,8 +185,6 @@ def invoice_pdf_store(*, invoice_id: int) -> Invoice:
     """Render and store the PDF of an issued invoice or credit note that has none yet (once: the
     database refuses to change a stored PDF), then e-mail it after commit unless it went already.
     Idempotent: a second call renders nothing and sends nothing twice (invoice_send)."""
-    from billing.invoicing.pdf import invoice_pdf
-
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
         if invoice.status == InvoiceStatus.DRAFT:
@@ -190,9 +192,11 @@ def invoice_pdf_store(*, invoice_id: int) -> Invoice:
                 _("%(invoice)s is a draft: it has no PDF yet.") % {"invoice": invoice}
             )
         if invoice.pdf is None:
-            pdf = invoice_pdf(invoice, list(invoice.lines.all()))
+            # The Factur-X: the PDF/A-3b carrying its CII XML (billing.invoicing.facturx).
+            pdf = invoice_facturx_pdf(invoice, list(invoice.lines.all()))
             Invoice.objects.filter(pk=invoice.pk, pdf__isnull=True).update(pdf=pdf)
             invoice.pdf = pdf
+            transaction.on_commit(lambda: einvoice_issued(invoice_id=invoice_id), robust=True)
         if invoice.email_status != EmailStatus.SENT:
             enqueue("billing.invoice_send", invoice_id=invoice.pk)
     return invoice
@@ -228,7 +232,9 @@ def invoice_cancel(*, invoice: Invoice, now: datetime | None = None) -> Invoice:
             vat_amount=-original.vat_amount,
             total=-original.total,
             vat_treatment=original.vat_treatment,
-            seller=original.seller,
+            # A new document: the seller's details of today (structured as its e-invoice needs
+            # them, even for an invoice issued before e-invoices); the buyer the invoice froze.
+            seller=_seller(),
             buyer=original.buyer,
             usage=original.usage,
             computed_at=timezone.now(),

@@ -47,7 +47,24 @@ def invoice_context(invoice: Invoice, lines: list[InvoiceLine]) -> dict:
         "included_used": included_used,
         "vat_mention": invoiced_vat(invoice).mention,
         "late_payment_rate": Decimal(invoice.seller.get("late_payment_rate") or "0"),
+        "iban": _grouped(invoice.seller.get("iban", "")),
+        # The seller's country is printed to a buyer abroad (the reform's mention).
+        "seller_country_name": _seller_country_name(invoice),
     }
+
+
+def _grouped(iban: str) -> str:
+    """An IBAN as printed: groups of four characters."""
+    return " ".join(iban[index : index + 4] for index in range(0, len(iban), 4))
+
+
+def _seller_country_name(invoice: Invoice) -> str:
+    from customers.models import COUNTRIES
+
+    country = invoice.seller.get("country", "")
+    if not country or country == invoice.buyer.get("country"):
+        return ""
+    return str(dict(COUNTRIES).get(country, country))
 
 
 def invoice_html(invoice: Invoice, lines: list[InvoiceLine]) -> str:
@@ -55,16 +72,18 @@ def invoice_html(invoice: Invoice, lines: list[InvoiceLine]) -> str:
         return render_to_string("billing/invoice_pdf.html", invoice_context(invoice, lines))
 
 
-def invoice_pdf(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
-    """The invoice as PDF bytes (stored when it is issued; downloads return these bytes)."""
-    return pdf_from_html(invoice_html(invoice, lines))
+def invoice_pdf(invoice: Invoice, lines: list[InvoiceLine], *, variant: str | None = None) -> bytes:
+    """The invoice as PDF bytes. `variant`: a PDF variant WeasyPrint writes ("pdf/a-3b" for the
+    Factur-X that issuing stores, billing.invoicing.facturx)."""
+    return pdf_from_html(invoice_html(invoice, lines), variant=variant)
 
 
-def pdf_from_html(html: str) -> bytes:
+def pdf_from_html(html: str, *, variant: str | None = None) -> bytes:
     """HTML rendered as PDF; relative URLs are static files (e.g. `img/logo.svg`)."""
     document = HTML(string=html, base_url=str(_static_dirs()[0]), url_fetcher=_fetcher())
+    options = {"pdf_variant": variant} if variant else {}
     with _RENDERING:
-        return document.write_pdf(font_config=_FONTS)
+        return document.write_pdf(font_config=_FONTS, **options)
 
 
 # --- What a PDF may fetch -------------------------------------------------------------------------

@@ -60,4 +60,9 @@ urlpatterns = [
         billing_section.mandate_download,
         name="billing_mandate_pdf",
     ),
+    path(
+        "dealers/<customer:customer>/invoices/<number:number>.xml",
+        views.invoice_xml,
+        name="invoice_xml",
+    ),
 ]

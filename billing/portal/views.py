@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from billing.catalog.tariffs import tariffs_by_id
 from billing.errors import InvalidMonth
+from billing.invoicing.facturx import invoice_facturx_xml
 from billing.labels import actor_label
 from billing.models import Actor, Category, InvoiceStatus
 from billing.months import Month, billing_tz, current_month
@@ -398,5 +399,22 @@ def invoice_pdf(request, customer: str, number: str):
     response = HttpResponse(bytes(invoice.pdf), content_type="application/pdf")
     disposition = "inline" if request.GET.get("inline") else "attachment"
     response["Content-Disposition"] = f'{disposition}; filename="{invoice.number}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_safe
+def invoice_xml(request, customer: str, number: str):
+    """The e-invoice alone: the Factur-X XML the stored PDF carries, those bytes."""
+    customer = _customer(request, customer)
+    invoice = get_object_or_404(
+        invoices_of(customer).defer(None).only("number", "pdf"), number=number
+    )
+    xml = invoice_facturx_xml(invoice)
+    if xml is None:
+        raise Http404(_("The e-invoice of %(number)s is not available.") % {"number": number})
+    response = HttpResponse(xml, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.xml"'
     response["Cache-Control"] = "private, no-store"
     return response

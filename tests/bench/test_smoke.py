@@ -54,7 +54,12 @@ BENCHMARKS = {
     ),
     "close_month": (
         "BENCH_CLOSE_DATABASE_URL",
-        [r"^checked: every draft's points equal the floor's", r"^invoice_pdf\(\) +median"],
+        [
+            r"^checked: every draft's points equal the floor's",
+            r"^invoice_pdf\(\) +median",
+            r"^invoice_facturx_pdf\(\) +median",
+            r"^ratio Factur-X / plain PDF \d",
+        ],
     ),
 }
 RATIO_LINE = re.compile(r"^ratio .*\d", re.MULTILINE)

@@ -17,8 +17,11 @@ from django.core import mail
 from django.test import RequestFactory
 from django.urls import reverse
 
+from billing.invoicing.content import _buyer
 from billing.invoicing.drafts import invoices_draft
-from billing.models import ApiToken, ChatEvent, Invoice
+from billing.invoicing.facturx import facturx_xml_from_pdf
+from billing.invoicing.issue import _seller
+from billing.models import ApiToken, ChatEvent, Invoice, InvoiceLine
 from billing.months import Month
 from billing.payments.debits import direct_debit_notices_send, direct_debits_export
 from billing.payments.methods import MandateInput, mandate_create
@@ -47,6 +50,7 @@ ACTION_PERMISSIONS = {
 PAGE_PERMISSIONS = {
     "billing_invoice_close": "billing.issue_invoice",
     "billing_invoice_pdf": "billing.view_invoice",
+    "billing_invoice_xml": "billing.view_invoice",
     "billing_chatevent_import": "billing.add_chatevent",
     "billing_directdebitbatch_export": "billing.add_directdebitbatch",
     "billing_directdebitbatch_xml": "billing.view_directdebitbatch",
@@ -142,7 +146,7 @@ def world(clock):
     issued = Invoice.objects.create(  # an issued invoice of September, with its PDF bytes
         customer=customer,
         month=date(2026, 9, 1),
-        status="issued",
+        status="draft",  # issued below, once its line is in
         issued_at=datetime(2026, 10, 2, tzinfo=UTC),
         issue_date=date(2026, 10, 2),
         due_date=date(2026, 11, 1),
@@ -150,9 +154,26 @@ def world(clock):
         year=2026,
         sequence=1,
         number="T2026-00001",
+        net_total="499.00",
+        vat_rate="20.00",
+        vat_amount="99.80",
         total="598.80",
+        vat_treatment="standard",
+        seller=_seller(),
+        buyer=_buyer(customer),
         pdf=b"%PDF-1.4 test",
     )
+    InvoiceLine.objects.create(
+        invoice=issued,
+        position=1,
+        kind="plan_fee",
+        description="Plan Croissance — septembre 2026",
+        quantity=1,
+        unit_price="499.00",
+        amount="499.00",
+    )
+    issued.status = "issued"
+    issued.save()
     api_token_create(source="platform", user=boss)
     mandate_create(
         customer=customer,
@@ -407,6 +428,12 @@ def test_a_user_with_the_permission_uses_each_custom_page(client, world):
     client.force_login(staff_user("reader", PAGE_PERMISSIONS["billing_invoice_pdf"]))
     pdf = client.get(reverse("admin:billing_invoice_pdf", args=[issued.pk]))
     assert pdf.status_code == 200 and pdf.content == b"%PDF-1.4 test"
+    xml = client.get(reverse("admin:billing_invoice_xml", args=[draft.pk]))
+    assert xml.status_code == 200 and xml["Content-Type"] == "application/xml"
+    assert xml.content == facturx_xml_from_pdf(bytes(draft.pdf))
+    assert b"<ram:ID>" + draft.number.encode() + b"</ram:ID>" in xml.content
+    # A PDF without e-invoice (stored before Factur-X): no XML to give.
+    assert client.get(reverse("admin:billing_invoice_xml", args=[issued.pk])).status_code == 404
 
     client.force_login(staff_user("importer", PAGE_PERMISSIONS["billing_chatevent_import"]))
     csv = (

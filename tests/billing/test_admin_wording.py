@@ -240,6 +240,7 @@ def test_the_customer_form_writes_and_reads_decimals_as_the_page_language_does(
         "postal_code": customer.postal_code,
         "city": customer.city,
         "country": customer.country,
+        "siren": customer.siren,
         "language": customer.language,
         "billing_emails": customer.billing_emails,
     }

@@ -25,7 +25,7 @@ def _placeholder_pdfs(monkeypatch):
     """The demo issues 46 documents the first time: a stand-in for WeasyPrint (0.5 s each).
     What the PDFs say is read back in tests/billing/test_invoicing.py."""
     monkeypatch.setattr(
-        "billing.invoicing.pdf.invoice_pdf",
+        "billing.invoicing.facturx.invoice_facturx_pdf",
         lambda invoice, lines: f"%PDF-1.4 {invoice.number}".encode(),
     )
 

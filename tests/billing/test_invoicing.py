@@ -294,7 +294,7 @@ def test_numbers_follow_each_other_per_series_and_a_failed_pdf_leaves_no_gap(tod
 
     from billing.invoicing import pdf as pdf
 
-    def broken(*args):
+    def broken(*args, **options):
         raise RuntimeError("the PDF could not be rendered")
 
     monkeypatch.setattr(pdf, "invoice_pdf", broken)

@@ -28,10 +28,10 @@ def test_55_invoices_issued_in_parallel_get_exactly_1_to_55_and_failed_pdfs_leav
     failing = {draft.pk for draft in drafts[::11]}  # 5 PDFs fail after the number is committed
     real_pdf = pdf.invoice_pdf
 
-    def pdf_or_fail(invoice, lines):
+    def pdf_or_fail(invoice, lines, **options):
         if invoice.pk in failing:
             raise RuntimeError("rendering failed")
-        return real_pdf(invoice, lines)
+        return real_pdf(invoice, lines, **options)
 
     monkeypatch.setattr(pdf, "invoice_pdf", pdf_or_fail)
     barrier = threading.Barrier(len(drafts))

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _placeholder_pdfs(monkeypatch):
     monkeypatch.setattr(
-        "billing.invoicing.pdf.invoice_pdf",
+        "billing.invoicing.facturx.invoice_facturx_pdf",
         lambda invoice, lines: f"%PDF-1.4 {invoice.number}".encode(),
     )
 

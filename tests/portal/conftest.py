@@ -147,10 +147,20 @@ def make_dealer(code, username, clock, plan):
     return Dealer(customer, user, invoice, voided_before, voided_after)
 
 
-def placeholder_pdf(invoice, lines):
-    """Stands in for WeasyPrint (0.1-2 s a document) where a test only needs the stored bytes;
+def placeholder_pdf(invoice, lines, **options):
+    """Stands in for WeasyPrint (0.1-2 s a document) where a test only needs the stored bytes:
+    a blank page titled with the number, which issuing still makes a Factur-X (its XML embedded);
     the PDF's text is read back in the end-to-end test and in tests/billing/test_invoicing.py."""
-    return f"%PDF-1.4\n% {invoice.number} {invoice.customer.code}\n".encode()
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": f"{invoice.number} {invoice.customer.code}"})
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
 
 
 @pytest.fixture

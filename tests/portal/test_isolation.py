@@ -22,6 +22,7 @@ CASES = {
     "billing": lambda d: {"customer": d.customer.code},
     "billing_mandate_sign": lambda d: {"customer": d.customer.code},
     "billing_mandate_pdf": lambda d: _mandate(d) and {"customer": d.customer.code},
+    "invoice_xml": lambda d: {"customer": d.customer.code, "number": d.invoice.number},
 }
 
 
