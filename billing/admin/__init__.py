@@ -4,6 +4,7 @@ May import services (usage, catalog, invoicing), models and the pure core; nothi
 from billing.admin import (  # noqa: F401  (registers the ModelAdmins)
     accounts,
     customers,
+    dashboard,
     events,
     invoices,
     plans,
