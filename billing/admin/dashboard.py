@@ -4,13 +4,13 @@ billing.invoicing.dashboard.dashboard_figures; this module only draws and links 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.formats import number_format
 from django.utils.translation import gettext
 
 from billing.formats import format_money
@@ -85,7 +85,7 @@ def revenue_chart(revenue: Revenue) -> dict:
     ticks = []
     value = 0.0
     while value <= y_max:
-        ticks.append({"y": y(value), "label": number_format(int(value), force_grouping=True)})
+        ticks.append({"y": y(value), "label": format_money(Decimal(int(value)), 0)})
         value += step
     return {
         "width": WIDTH,

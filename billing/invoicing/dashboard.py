@@ -232,7 +232,7 @@ def receivables_filter(state: str, today: date) -> Q:
 
 def receivable_invoices():
     """Issued invoices that are not cancelled: what customers owe or have paid."""
-    return Invoice.objects.filter(kind=InvoiceKind.INVOICE, status=InvoiceStatus.ISSUED)
+    return Invoice.objects.issued()
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,10 @@ BENCHMARKS = {
         "BENCH_CLOSE_DATABASE_URL",
         [r"^checked: every draft's points equal the floor's", r"^invoice_pdf\(\) +median"],
     ),
+    "dashboard": (
+        "BENCH_DASHBOARD_DATABASE_URL",
+        [r"^dataset \(smoke\): 60 dealers with a plan", r"^dashboard page +median"],
+    ),
 }
 RATIO_LINE = re.compile(r"^ratio .*\d", re.MULTILINE)
 
