@@ -4,18 +4,23 @@ billing.invoicing.dashboard.dashboard_figures; this module only draws and links 
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 
 from billing.formats import format_money
 from billing.invoicing.dashboard import AGING, Revenue, dashboard_figures
+from billing.usage.heartbeat import business_days, business_hours
 
+SUNDAY = date(2026, 11, 1)
 WIDTH, HEIGHT = 720, 280
 LEFT, RIGHT, TOP, BOTTOM = 84, 16, 20, 34
 # One colour per plan, in the plans' order (the portal's palette); a plan beyond them is grey.
@@ -156,6 +161,13 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             strict=True,
         )
     ]
+    chats = reverse("admin:billing_chatevent_changelist")
+    beats = [
+        {**beat.__dict__, "url": f"{chats}?{urlencode({'source': beat.source})}"}
+        for beat in figures.heartbeat
+    ]
+    opens, closes = business_hours()
+    days = [d for d in range(1, 8) if d in business_days()]
     context = {
         **admin.site.each_context(request),
         "title": gettext("Billing dashboard"),
@@ -164,6 +176,16 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "aging": aging,
         "unbilled": list(figures.attention.unbilled.items()),
         "chart": revenue_chart(figures.revenue),
+        "heartbeat": beats,
+        "silence_minutes": settings.HEARTBEAT_SILENCE_MINUTES,
+        "business_hours": gettext("%(first)s to %(last)s, %(opens)d:00 to %(closes)d:00")
+        % {
+            # 2026-11-01 is a Sunday: day d (ISO, 1 = Monday) of that week is d days after.
+            "first": date_format(SUNDAY + timedelta(days=days[0]), "l"),
+            "last": date_format(SUNDAY + timedelta(days=days[-1]), "l"),
+            "opens": opens,
+            "closes": closes,
+        },
     }
     return TemplateResponse(request, "admin/billing/dashboard.html", context)
 

@@ -38,6 +38,7 @@ from billing.models import (
 from billing.months import Month, billing_tz, current_month
 from billing.months import today as billing_today
 from billing.pricing import CENT, project_month
+from billing.usage.heartbeat import SourceBeat, heartbeat_sources
 from billing.usage.selectors import events_late_pending, subscriptions_in_force
 
 NEAR_QUOTA = Decimal("0.8")  # a dealer is near its quota from 80 % of its included points on
@@ -398,6 +399,7 @@ class Dashboard:
     receivables: Receivables
     attention: Attention
     revenue: Revenue
+    heartbeat: list[SourceBeat]
 
 
 def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
@@ -411,4 +413,5 @@ def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
         receivables=receivables(today=billing_today(now)),
         attention=attention_figures(month=month),
         revenue=revenue_by_plan(month=month),
+        heartbeat=heartbeat_sources(now=now),
     )

@@ -5,7 +5,7 @@ May import the pure core (pricing, months, vat, errors) and customers.models; no
 """
 
 from billing.models.common import Actor, Category, Unit
-from billing.models.events import ApiToken, ChatEvent, ContactMonth, UsageDay
+from billing.models.events import ApiToken, ChatEvent, ContactMonth, HeartbeatSilence, UsageDay
 from billing.models.invoices import (
     INVOICE_FROZEN_COLUMNS,
     INVOICE_MUTABLE_FIELDS,
@@ -26,6 +26,7 @@ __all__ = [
     "ChatEvent",
     "ContactMonth",
     "EmailStatus",
+    "HeartbeatSilence",
     "INVOICE_FROZEN_COLUMNS",
     "INVOICE_MUTABLE_FIELDS",
     "Invoice",
