@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import BigIntegerField, Count, DateField, Exists, F, OuterRef, Q, Sum
-from django.db.models.functions import Cast, Round, TruncMonth
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, Sum
+from django.db.models.functions import Cast, Round
 from django.utils import timezone
 
 from billing.models import (
@@ -37,9 +37,10 @@ from billing.models import (
 )
 from billing.months import Month, billing_tz, current_month
 from billing.months import today as billing_today
-from billing.pricing import CENT, project_month
+from billing.pricing import CENT, PlanTerms, project_month
 from billing.usage.heartbeat import SourceBeat, heartbeat_sources
 from billing.usage.selectors import events_late_pending, subscriptions_in_force
+from customers.models import Customer
 
 NEAR_QUOTA = Decimal("0.8")  # a dealer is near its quota from 80 % of its included points on
 PROJECT_AFTER_SECONDS = 24 * 3600  # as the dealer's report: a few hours say little of a month
@@ -103,7 +104,8 @@ class DealerQuota:
 def dealer_quotas(*, month: Month, now: datetime | None = None) -> list[DealerQuota]:
     """Every dealer with a plan in force in `month`: points so far, included points, over or
     near the quota, and (from the month's second day) the extra points' amount the month is
-    heading to at its pace (billing.pricing.project_month, as the dealer's report)."""
+    heading to at its pace (billing.pricing.project_month, as the dealer's report). A dealer
+    whose pace stays within its quota heads to no extra points: priced only when it does not."""
     now = now or timezone.now()
     points = points_by_customer(month=month)
     start, end = month.bounds(billing_tz())
@@ -111,22 +113,48 @@ def dealer_quotas(*, month: Month, now: datetime | None = None) -> list[DealerQu
     length = int((end - start).total_seconds())
     project = elapsed >= PROJECT_AFTER_SECONDS
     quotas = []
-    for subscription in subscriptions_in_force(month=month).order_by("customer_id"):
-        terms = subscription.terms()
-        used = points.get(subscription.customer_id, 0)
+    # Plain rows, not model instances: 5,000 subscriptions read in a few milliseconds; the plan
+    # terms (billing.pricing.PlanTerms, as Subscription.terms()) are built only for a dealer
+    # whose pace goes beyond its quota.
+    rows = (
+        subscriptions_in_force(month=month)
+        .order_by("customer_id")
+        .values_list(
+            "customer_id",
+            "plan__code",
+            "plan__is_custom",
+            "plan__monthly_fee",
+            "plan__included_points",
+            "plan__price_per_extra_point",
+            "custom_monthly_fee",
+            "custom_included_points",
+            "custom_price_per_extra_point",
+        )
+    )
+    for customer_id, code, is_custom, *terms_values in rows:
+        fee, included, price = terms_values[3:] if is_custom else terms_values[:3]
+        used = points.get(customer_id, 0)
         state = ""
-        if used > terms.included_points:
+        if used > included:
             state = QUOTA_OVER
-        elif used >= NEAR_QUOTA * terms.included_points and terms.included_points:
+        elif included and used >= NEAR_QUOTA * included:
             state = QUOTA_NEAR
         amount = None
         if project:
-            amount = project_month(
-                terms=terms, points_so_far=used, elapsed=elapsed, length=length
-            ).overage_amount
-        quotas.append(
-            DealerQuota(subscription.customer_id, used, terms.included_points, state, amount)
-        )
+            # Whole numbers: the pace's points (before rounding) stay within the quota.
+            if 2 * used * length <= (2 * included + 1) * elapsed:
+                amount = ZERO
+            else:
+                terms = PlanTerms(
+                    plan=code,
+                    monthly_fee=fee,
+                    included_points=included,
+                    price_per_extra_point=price,
+                )
+                amount = project_month(
+                    terms=terms, points_so_far=used, elapsed=elapsed, length=length
+                ).overage_amount
+        quotas.append(DealerQuota(customer_id, used, included, state, amount))
     return quotas
 
 
@@ -287,24 +315,23 @@ class Attention:
 
 
 def unbilled_chats(*, months: list[Month]) -> dict[Month, int]:
-    """Chats not voided of `months` whose customer has no plan in force in their month, from
-    the usage summary (a row per customer, day, tariff and actor): one query."""
-    first = min(months).first_day
-    end = max(months).next().first_day
-    rows = UsageDay.objects.filter(day__gte=first, day__lt=end).annotate(
-        month=TruncMonth("day", output_field=DateField())
-    )
-    covering = Subscription.objects.filter(
-        customer=OuterRef("customer_id"), first_month__lte=OuterRef("month")
-    ).filter(Q(last_month__isnull=True) | Q(last_month__gte=OuterRef("month")))
-    counts = dict(
-        rows.filter(~Exists(covering))
-        .values("month")
-        .annotate(chats=Sum("chats"))
-        .order_by()
-        .values_list("month", "chats")
-    )
-    return {month: int(counts.get(month.first_day, 0)) for month in months}
+    """Chats not voided of each of `months` whose customer has no plan in force that month, from
+    the usage summary: the customers with none first (a small query), then their summary rows
+    (the (customer, day) index), one query per month that has any."""
+    counts = {}
+    for month in months:
+        first = month.first_day
+        covering = Subscription.objects.filter(
+            customer=OuterRef("pk"), first_month__lte=first
+        ).filter(Q(last_month__isnull=True) | Q(last_month__gte=first))
+        uncovered = list(Customer.objects.filter(~Exists(covering)).values_list("pk", flat=True))
+        total = 0
+        if uncovered:
+            total = UsageDay.objects.filter(
+                customer_id__in=uncovered, day__gte=first, day__lt=month.next().first_day
+            ).aggregate(chats=Sum("chats"))["chats"]
+        counts[month] = int(total or 0)
+    return counts
 
 
 def voided_in(*, month: Month):
