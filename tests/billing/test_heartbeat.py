@@ -154,7 +154,7 @@ def test_the_dashboard_shows_the_silent_source_red(platform, clock, client):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_checks_email_once(clock):
     clock.now = at(2026, 11, 9, 7)
     for n in range(3):
