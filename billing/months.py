@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
@@ -92,3 +92,37 @@ def today(now: datetime | None = None) -> date:
     from django.utils import timezone
 
     return (now or timezone.now()).astimezone(billing_tz()).date()
+
+
+def business_seconds(
+    start: datetime, end: datetime, *, tz: tzinfo, hours: tuple[int, int], days: frozenset[int]
+) -> int:
+    """Seconds of business time between two aware datetimes: local `hours` (from, to: 8, 20 is
+    08:00 to 20:00) on ISO weekdays `days` (1 = Monday) in `tz`. Computed on local wall-clock
+    times day by day, then converted: a day of a daylight-saving change counts its real length."""
+    if end <= start:
+        return 0
+    opens, closes = hours
+    total = 0
+    day = start.astimezone(tz).date()
+    last = end.astimezone(tz).date()
+    while day <= last:
+        if day.isoweekday() in days:
+            begin = datetime.combine(day, time(opens), tzinfo=tz)
+            finish = datetime.combine(day, time(0), tzinfo=tz) + timedelta(hours=closes)
+            low, high = max(begin, start), min(finish, end)
+            if high > low:
+                total += int((high - low).total_seconds())
+        day += timedelta(days=1)
+    return total
+
+
+def parse_range(value: str, *, low: int, high: int) -> tuple[int, int]:
+    """ "8-20" -> (8, 20), each within [low, high], from before to: a setting's range."""
+    match = re.match(r"^\s*(\d+)\s*-\s*(\d+)\s*$", value or "")
+    if not match:
+        raise ValueError(f"{value!r} is not a range such as 8-20")
+    first, second = int(match.group(1)), int(match.group(2))
+    if not low <= first < second <= high:
+        raise ValueError(f"{value!r}: expected {low} <= from < to <= {high}")
+    return first, second

@@ -18,6 +18,7 @@ from billing.models import AlertEmail, EmailStatus
 from billing.payments.debits import direct_debit_notices_send
 from billing.payments.reminders import reminders_send
 from billing.usage.alerts import usage_alert_send, usage_alerts_send
+from billing.usage.heartbeat import heartbeat_check
 from config.accounts import password_reset_send
 
 
@@ -83,6 +84,12 @@ def direct_debit_notices_send_task() -> int:
 def reminders_send_task() -> int:
     """Daily: the reminders of overdue invoices, one per step (billing.payments.reminders)."""
     return len(reminders_send())
+
+
+@shared_task(name="billing.heartbeat_check")
+def heartbeat_check_task() -> None:
+    """Every 10 minutes: the sources of chat events silent too long (billing.usage.heartbeat)."""
+    heartbeat_check()
 
 
 @shared_task(name="billing.usage_alerts_send")

@@ -271,7 +271,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.reminders_send",
         "schedule": crontab(minute=45, hour=7),
     },
+    "ingestion-heartbeat": {"task": "billing.heartbeat_check", "schedule": crontab(minute="*/10")},
 }
+
+# Ingestion heartbeat (billing.usage.heartbeat): a source of chat events (an API token's) silent
+# for longer than HEARTBEAT_SILENCE_MINUTES of business time is shown red on the dashboard and
+# staff (HEARTBEAT_EMAILS) are e-mailed once. Business time: HEARTBEAT_BUSINESS_HOURS (local
+# hours, from-to) on HEARTBEAT_BUSINESS_DAYS (ISO weekdays, 1 = Monday), in the billing time zone:
+# by default 08:00 to 20:00, Monday to Saturday (dealers' showrooms open on Saturdays).
+HEARTBEAT_SILENCE_MINUTES = env.int("HEARTBEAT_SILENCE_MINUTES", default=120)
+HEARTBEAT_BUSINESS_HOURS = env.str("HEARTBEAT_BUSINESS_HOURS", default="8-20")
+HEARTBEAT_BUSINESS_DAYS = env.str("HEARTBEAT_BUSINESS_DAYS", default="1-6")
+HEARTBEAT_EMAILS = env.list("HEARTBEAT_EMAILS", default=[SELLER["email"]])
 
 LOGGING = {
     "version": 1,

@@ -51,8 +51,10 @@ def terminate(pid: int) -> None:
 
 
 def test_a_dropped_connection_is_replaced_before_the_next_request(
-    transactional_db, client_as_in_production
+    transactional_db, django_db_serialized_rollback, client_as_in_production
 ):
+    # Serialized like every other transactional test: a flush that re-creates the content types
+    # followed by a serialized test's restore would insert them twice.
     client = client_as_in_production
     connection.close()  # the next one is opened with the settings as configured
     _stored, token = api_token_create(source="chat-platform")

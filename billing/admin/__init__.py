@@ -5,6 +5,7 @@ imports it."""
 from billing.admin import (  # noqa: F401  (registers the ModelAdmins)
     accounts,
     customers,
+    dashboard,
     events,
     invoices,
     payments,

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.admin.shared import LOCALIZED_DECIMALS
 from billing.catalog.subscriptions import subscriptions_check, subscriptions_save
 from billing.errors import BillingError, SubscriptionsRefused
+from billing.invoicing.dashboard import QUOTA_NEAR, QUOTA_OVER, customers_in_quota_state
 from billing.models import Actor, ChatEvent, Plan, Subscription, Tariff, UsageAlert
 from billing.months import Month, current_month
 from billing.usage.selectors import customer_attention, month_statement
@@ -194,6 +195,21 @@ class SirenMissingFilter(admin.SimpleListFilter):
         return queryset
 
 
+class QuotaFilter(admin.SimpleListFilter):
+    """Dealers over or near their quota in the month in progress (the dashboard's figures)."""
+
+    title = _("quota this month")
+    parameter_name = "quota"
+
+    def lookups(self, request, model_admin):
+        return ((QUOTA_OVER, _("over the quota")), (QUOTA_NEAR, _("near the quota (80 %)")))
+
+    def queryset(self, request, queryset):
+        if self.value() not in (QUOTA_OVER, QUOTA_NEAR):
+            return queryset
+        return queryset.filter(pk__in=customers_in_quota_state(state=self.value()))
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     form = CustomerForm
@@ -209,7 +225,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "late_chats",
         "report_link",
     )
-    list_filter = ("country", "language", SirenMissingFilter)
+    list_filter = (QuotaFilter, "country", "language", SirenMissingFilter)
     search_fields = ("code", "legal_name", "vat_number", "siren", "billing_emails")
     search_help_text = _("Code, name, VAT number, SIREN or billing e-mail: all or part of it.")
     inlines = [SubscriptionInline, CustomerAccessInline, UsageAlertInline]

@@ -16,10 +16,11 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.admin.tariffs import TariffFilter, tariff_label_html
 from billing.errors import BillingError
+from billing.invoicing.dashboard import voided_in
 from billing.models import ChatEvent
 from billing.months import Month, billing_tz, current_month
 from billing.usage.csv_import import InvalidCsv, events_import_csv, utf8_lines
-from billing.usage.selectors import events_unbilled
+from billing.usage.selectors import events_late_pending, events_unbilled
 from billing.usage.store import events_ingest, events_void
 from billing.usage.validate import events_prepare, source_problem
 from customers.models import Customer
@@ -90,6 +91,7 @@ class BillingFilter(admin.SimpleListFilter):
         return (
             ("unbilled", _("unbilled: no plan in force that month")),
             ("late", _("late: its month was already invoiced")),
+            ("pending", _("late, not counted by an invoice yet")),
         )
 
     def queryset(self, request, queryset):
@@ -97,7 +99,25 @@ class BillingFilter(admin.SimpleListFilter):
             return events_unbilled(queryset.filter(voided_at__isnull=True))
         if self.value() == "late":
             return queryset.filter(late=True)
+        if self.value() == "pending":
+            return events_late_pending(queryset.filter(voided_at__isnull=True))
         return queryset
+
+
+class VoidedMonthFilter(BillingMonthFilter):
+    """Chats voided in a month (by the day they were voided, not the day of the chat)."""
+
+    title = _("voided in")
+    parameter_name = "voided_in"
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            month = Month.parse(self.value())
+        except BillingError:
+            return queryset.none()
+        return queryset.filter(pk__in=voided_in(month=month).values("pk"))
 
 
 _FORM_FIELD = {"id": "external_id", "meta": "metadata"}
@@ -168,6 +188,7 @@ class ChatEventAdmin(admin.ModelAdmin):
         BillingMonthFilter,
         BillingFilter,
         CountedFilter,
+        VoidedMonthFilter,
         "actor",
         ("tariff", TariffFilter),
         "customer",

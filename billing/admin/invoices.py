@@ -25,6 +25,7 @@ from billing.admin.month_close import month_close_urls, tell_issued
 from billing.admin.payments import DirectDebitInline, PaymentInline, ReminderInline
 from billing.errors import BillingError
 from billing.formats import format_money
+from billing.invoicing.dashboard import PAYMENT_STATES, receivables_filter
 from billing.invoicing.emails import invoices_send_again
 from billing.invoicing.facturx import invoice_facturx_xml
 from billing.invoicing.issue import invoice_cancel, invoice_mark_paid, invoices_issue
@@ -75,6 +76,32 @@ class InvoiceMonthFilter(admin.SimpleListFilter):
             return queryset.none()
 
 
+class PaymentFilter(admin.SimpleListFilter):
+    """Issued invoices by payment: paid, due, overdue and overdue by age (the dashboard's)."""
+
+    title = _("payment")
+    parameter_name = "payment"
+
+    def lookups(self, request, model_admin):
+        return (
+            ("paid", _("paid")),
+            ("due", _("due, not yet late")),
+            ("overdue", _("overdue")),
+            ("overdue_1_30", _("overdue by 0–30 days")),
+            ("overdue_31_60", _("overdue by 31–60 days")),
+            ("overdue_61", _("overdue by over 60 days")),
+        )
+
+    def queryset(self, request, queryset):
+        if self.value() not in PAYMENT_STATES:
+            return queryset
+        return queryset.filter(
+            receivables_filter(self.value(), billing_today()),
+            kind=InvoiceKind.INVOICE,
+            status=InvoiceStatus.ISSUED,
+        )
+
+
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
@@ -104,7 +131,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         "email_status",
         "pdf_link",
     )
-    list_filter = ("status", "kind", "email_status", InvoiceMonthFilter, "customer")
+    list_filter = ("status", "kind", PaymentFilter, "email_status", InvoiceMonthFilter, "customer")
     search_fields = ("number", "customer__code", "customer__legal_name")
     search_help_text = _("A number, or a customer's code or name: all or part of it.")
     list_select_related = ("customer",)

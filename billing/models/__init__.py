@@ -6,7 +6,7 @@ May import the pure core (pricing, months, vat, errors) and customers.models; no
 
 from billing.models.alerts import AlertEmail, UsageAlert
 from billing.models.common import Actor, Category, Unit
-from billing.models.events import ApiToken, ChatEvent, ContactMonth, UsageDay
+from billing.models.events import ApiToken, ChatEvent, ContactMonth, HeartbeatSilence, UsageDay
 from billing.models.invoices import (
     INVOICE_FROZEN_COLUMNS,
     INVOICE_MUTABLE_FIELDS,
@@ -59,6 +59,7 @@ __all__ = [
     "DirectDebitNotice",
     "DirectDebitStatus",
     "EmailStatus",
+    "HeartbeatSilence",
     "INVOICE_FROZEN_COLUMNS",
     "INVOICE_MUTABLE_FIELDS",
     "Invoice",

@@ -74,6 +74,9 @@ class ChatEvent(models.Model):
                 condition=Q(voided_at__isnull=False),
                 name="event_voided",
             ),
+            # The ingestion heartbeat (billing.usage.heartbeat): a source's last arrival and its
+            # arrivals in an hour or a day, each an index range.
+            models.Index(fields=["source", "received_at"], name="event_source_received"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -187,3 +190,31 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.source} ({self.prefix}…)"
+
+
+class HeartbeatSilence(models.Model):
+    """A source of chat events silent for longer than the heartbeat allows: one row per silence,
+    open (ended_at empty) until the source sends again. At most one open silence per source (a
+    unique constraint), and its e-mail is claimed by a conditional UPDATE of `alerted_at`: staff
+    are e-mailed once per silence, however many checks run at once."""
+
+    source = models.CharField(_("source"), max_length=64)
+    last_event_at = models.DateTimeField(_("last event received at"), null=True, blank=True)
+    noticed_at = models.DateTimeField(_("noticed at"))
+    alerted_at = models.DateTimeField(_("staff e-mailed at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ingestion silence")
+        verbose_name_plural = _("ingestion silences")
+        ordering = ["-noticed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source"],
+                condition=Q(ended_at__isnull=True),
+                name="heartbeat_one_open_silence_per_source",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.source} ({self.noticed_at:%Y-%m-%d %H:%M})"

@@ -61,6 +61,10 @@ BENCHMARKS = {
             r"^ratio Factur-X / plain PDF \d",
         ],
     ),
+    "dashboard": (
+        "BENCH_DASHBOARD_DATABASE_URL",
+        [r"^dataset \(smoke\): 60 dealers with a plan", r"^dashboard page +median"],
+    ),
 }
 RATIO_LINE = re.compile(r"^ratio .*\d", re.MULTILINE)
 

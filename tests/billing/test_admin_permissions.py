@@ -69,6 +69,7 @@ _SITE_PAGES = {
     "jsi18n",
     "view_on_site",
     "app_list",
+    "all_models",  # the stock index, under the dashboard (billing.admin.dashboard)
 }
 
 

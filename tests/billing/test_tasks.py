@@ -60,6 +60,7 @@ def test_the_schedule_names_registered_tasks_at_paris_times():
     assert schedule["retry-unsent"]["schedule"] == crontab(minute=15, hour=7)  # daily
     assert schedule["direct-debit-notices"]["schedule"] == crontab(minute=30, hour=7)  # daily
     assert schedule["payment-reminders"]["schedule"] == crontab(minute=45, hour=7)  # daily
+    assert schedule["ingestion-heartbeat"]["schedule"] == crontab(minute="*/10")
 
 
 @pytest.mark.django_db
