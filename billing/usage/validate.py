@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from billing.catalog.tariffs import FUTURE_TOLERANCE, TariffBook
+from billing.catalog.tariffs import FUTURE_TOLERANCE, TariffBook, tariff_book
 from billing.errors import BillingError
 from billing.models import Actor, Unit
 from billing.months import Month, billing_tz
@@ -390,7 +390,7 @@ def events_prepare(
     is stored (or found stored), each is a duplicate of what is stored, or a conflict with it.
     """
     now = now or timezone.now()
-    book = book or TariffBook()
+    book = book or tariff_book()
     parsed: list[tuple[int, EventIn]] = []
     rejected: list[Rejection] = []
     for index, raw in enumerate(events):
