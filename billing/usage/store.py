@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.catalog.tariffs import TariffBook
-from billing.models import ChatEvent, Invoice, InvoiceKind, InvoiceStatus, Subscription
+from billing.models import ChatEvent, Invoice, InvoiceKind, InvoiceStatus, Subscription, Unit
 from billing.months import Month, billing_tz
 from billing.usage.summary import PG_SUMMARY_CTES, per_contact_tariffs, summary_add, summary_rebuild
 from billing.usage.validate import (
@@ -44,21 +44,31 @@ from billing.usage.validate import (
 from customers.models import Customer
 
 _RETRIES = 5  # a batch that lost a deadlock (it should not: rows are locked in a fixed order)
+# A chat is late when its month's invoice is issued (read in the statement, which runs after the
+# customers are locked: it sees an invoice issued meanwhile); the statement also tells, per chat
+# stored, whether a subscription covers its month (the unbilled count): no query of their own.
 _PG_INSERT_BATCH = """
 WITH ins AS (
     INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact,
                                    occurred_at, points, metadata, received_at, late)
     SELECT %(source)s, e.external_id, e.customer_id, e.tariff_id, e.actor, e.contact,
-           e.occurred_at, e.points, e.metadata, %(received)s, e.late
+           e.occurred_at, e.points, e.metadata, %(received)s,
+           EXISTS (SELECT FROM billing_invoice i
+                   WHERE i.customer_id = e.customer_id AND i.month = e.month
+                     AND i.kind = %(invoice)s AND i.status = %(issued)s)
     FROM json_to_recordset(%(document)s::json) AS e(external_id varchar, customer_id bigint,
          tariff_id bigint, actor varchar, contact varchar, occurred_at timestamptz,
-         points integer, metadata jsonb, late boolean)
+         points integer, metadata jsonb, month date)
     ON CONFLICT (source, external_id) DO NOTHING
-    RETURNING id, external_id, customer_id, tariff_id, actor, contact, occurred_at, points
+    RETURNING id, external_id, customer_id, tariff_id, actor, contact, occurred_at, points, late
 ),
 """
 _PG_INSERTED_IDS = """
-SELECT external_id, id FROM ins
+SELECT external_id, id, late,
+       NOT EXISTS (SELECT FROM billing_subscription s
+                   WHERE s.customer_id = ins.customer_id AND s.first_month <= m.month
+                     AND (s.last_month IS NULL OR s.last_month >= m.month))
+FROM ins, LATERAL (SELECT date_trunc('month', ins.occurred_at AT TIME ZONE %(tz)s)::date AS month) m
 """
 # The batch, then the summary summed in the same statement (billing.usage.summary), then the ids.
 _PG_INSERT = "".join([_PG_INSERT_BATCH, PG_SUMMARY_CTES, _PG_INSERTED_IDS])
@@ -69,7 +79,11 @@ _GENERIC_INSERT = (
 )
 
 
-def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -> dict[str, int]:
+def _insert_postgresql(
+    cursor, source: str, rows: list[_Ready], now: datetime
+) -> tuple[dict[str, int], int]:
+    """Insert the rows (their `late` decided in the statement): the ids inserted and how many of
+    them are unbilled."""
     document = json.dumps(
         [
             {
@@ -81,7 +95,7 @@ def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -
                 "occurred_at": row.occurred_at.astimezone(UTC).isoformat(),
                 "points": row.points,
                 "metadata": row.meta,
-                "late": row.late,
+                "month": row.month.isoformat(),
             }
             for row in rows
         ],
@@ -94,10 +108,22 @@ def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -
             "received": now,
             "document": document,
             "tz": settings.BILLING_TIME_ZONE,
-            "per_contact": sorted(per_contact_tariffs()),
+            "per_contact_unit": Unit.CONTACT_MONTH.value,
+            "invoice": InvoiceKind.INVOICE.value,
+            "issued": InvoiceStatus.ISSUED.value,
         },
     )
-    return dict(cursor.fetchall())
+    inserted: dict[str, int] = {}
+    late: set[str] = set()
+    unbilled = 0
+    for external_id, pk, is_late, is_unbilled in cursor.fetchall():
+        inserted[external_id] = pk
+        if is_late:
+            late.add(external_id)
+        unbilled += is_unbilled
+    for row in rows:
+        row.late = row.external_id in late
+    return inserted, unbilled
 
 
 def _insert_generic(cursor, source: str, rows: list[_Ready], now: datetime) -> dict[str, int]:
@@ -161,6 +187,9 @@ def _store(
     months = {row.month for row in rows}
     with transaction.atomic(), connection.cursor() as cursor:
         _lock_customers(cursor, customer_ids)
+        if connection.vendor == "postgresql":
+            inserted, unbilled = _insert_postgresql(cursor, source, rows, now or timezone.now())
+            return inserted, _existing(source, rows, inserted), unbilled
         invoiced = set(
             Invoice.objects.filter(
                 kind=InvoiceKind.INVOICE,
@@ -171,43 +200,48 @@ def _store(
         )
         for row in rows:
             row.late = (row.customer_id, row.month) in invoiced
-        insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_generic
-        inserted = insert(cursor, source, rows, now or timezone.now())
-        if connection.vendor != "postgresql":  # PostgreSQL's insert summed them already
-            stored = [row for row in rows if row.external_id in inserted]
-            summary_add(
-                cursor,
-                [
-                    (
-                        inserted[row.external_id],
-                        row.customer_id,
-                        row.tariff_id,
-                        row.actor,
-                        row.contact,
-                        row.occurred_at,
-                        row.points,
-                    )
-                    for row in stored
-                ],
-                per_contact_tariffs(),
-            )
-        others = [row.external_id for row in rows if row.external_id not in inserted]
-        existing = {}
-        if others:
-            for external_id, *content in ChatEvent.objects.filter(
-                source=source, external_id__in=others
-            ).values_list(
-                "external_id",
-                "customer_id",
-                "tariff_id",
-                "actor",
-                "contact",
-                "occurred_at",
-                "metadata",
-            ):
-                existing[external_id] = tuple(content)
-        unbilled = _count_unbilled([row for row in rows if row.external_id in inserted])
+        inserted = _insert_generic(cursor, source, rows, now or timezone.now())
+        stored = [row for row in rows if row.external_id in inserted]
+        summary_add(
+            cursor,
+            [
+                (
+                    inserted[row.external_id],
+                    row.customer_id,
+                    row.tariff_id,
+                    row.actor,
+                    row.contact,
+                    row.occurred_at,
+                    row.points,
+                )
+                for row in stored
+            ],
+            per_contact_tariffs(),
+        )
+        existing = _existing(source, rows, inserted)
+        unbilled = _count_unbilled(stored)
     return inserted, existing, unbilled
+
+
+def _existing(source: str, rows: list[_Ready], inserted: dict[str, int]) -> dict[str, tuple]:
+    """The content stored under the ids of the batch that were not inserted (one query, none
+    when every row was)."""
+    others = [row.external_id for row in rows if row.external_id not in inserted]
+    existing = {}
+    if others:
+        for external_id, *content in ChatEvent.objects.filter(
+            source=source, external_id__in=others
+        ).values_list(
+            "external_id",
+            "customer_id",
+            "tariff_id",
+            "actor",
+            "contact",
+            "occurred_at",
+            "metadata",
+        ):
+            existing[external_id] = tuple(content)
+    return existing
 
 
 def _is_deadlock(error: OperationalError) -> bool:
