@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.db import connections
 from django.db.models import (
     Count,
     DateField,
@@ -188,17 +189,27 @@ def usage_from_rows(rows, tariffs: dict[int, Tariff]) -> Usage:
     return Usage(lines=tuple(lines), engaged_contacts=engaged)
 
 
-def usage_rows(*, month: Month, customers: list[int], tariffs: dict[int, Tariff]):
+def usage_rows(*, month: Month, customers: list[int] | None, tariffs: dict[int, Tariff]):
     """The aggregate rows of several customers' month in one query (per customer, tariff and
-    actor), for months not invoiced yet (month close): every chat not voided counts."""
+    actor), for months not invoiced yet (month close): every chat not voided counts.
+    `customers` None: every customer's (the month close reads the month once and keeps its own:
+    no list of thousands of ids to send and match).
+
+    A list of plain tuples, fetched without Django's per-value converters (the month close reads
+    some 92,000 rows; the database already returns ints)."""
     start, end = month.bounds(billing_tz())
     events = ChatEvent.objects.filter(
-        customer_id__in=customers,
         occurred_at__gte=start,
         occurred_at__lt=end,
         voided_at__isnull=True,
     )
-    return _aggregate(events, tariffs=tariffs, per_customer=True)
+    if customers is not None:
+        events = events.filter(customer_id__in=customers)
+    query = _aggregate(events, tariffs=tariffs, per_customer=True)
+    sql, params = query.query.sql_with_params()
+    with connections[query.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def month_usage(
