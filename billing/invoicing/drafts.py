@@ -27,7 +27,6 @@ from billing.usage.selectors import (
     usage_from_rows,
     usage_rows,
 )
-from customers.models import Customer
 
 
 @dataclass
@@ -99,17 +98,13 @@ def invoices_draft(*, month: Month) -> CloseReport:
     tariff_rows = {tariff.id: tariff for tariff in Tariff.objects.all()}
     tariffs_by_code = {tariff.code: tariff for tariff in tariff_rows.values()}
     to_draft = [s for s in subscriptions if _status(current.get(s.customer_id)) != "issued"]
-    # The month's aggregate for every customer, read once: the drafts' usage, and the chats of
-    # customers with no plan in force (unbilled, for the attention list).
-    drafted = {s.customer_id for s in to_draft}
-    in_force = {s.customer_id for s in subscriptions}
     rows_by_customer: dict[int, list[tuple]] = {}
-    unbilled: dict[int, int] = {}
-    for customer_id, *row in usage_rows(month=month, customers=None, tariffs=tariff_rows):
-        if customer_id in drafted:
+    if to_draft:
+        customer_ids = [s.customer_id for s in to_draft]
+        for customer_id, *row in usage_rows(
+            month=month, customers=customer_ids, tariffs=tariff_rows
+        ):
             rows_by_customer.setdefault(customer_id, []).append(row)
-        elif customer_id not in in_force:
-            unbilled[customer_id] = unbilled.get(customer_id, 0) + row[2]  # its chats
     new, refreshed, lines = [], [], []
     descriptions: dict = {}
     # Terms and VAT are functions of a few fields: computed once per distinct value.
@@ -159,9 +154,7 @@ def invoices_draft(*, month: Month) -> CloseReport:
             )
             % {"month": month}
         ) from None
-    attention = _attention(
-        month=month, subscriptions=subscriptions, current=current, unbilled=unbilled
-    )
+    attention = _attention(month=month, subscriptions=subscriptions, current=current)
     return CloseReport(
         month=month,
         drafts=new + refreshed,
@@ -270,9 +263,11 @@ def _delete_drafts(stale: list[int]) -> None:
     ids go as one array, not thousands of parameters. The triggers refuse any issued one."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM billing_invoiceline WHERE invoice_id = ANY(%s)", [stale])
             cursor.execute(
-                "DELETE FROM billing_invoice WHERE id = ANY(%s) AND status = %s",
+                "DELETE FROM billing_invoiceline WHERE invoice_id = ANY(%s::bigint[])", [stale]
+            )
+            cursor.execute(
+                "DELETE FROM billing_invoice WHERE id = ANY(%s::bigint[]) AND status = %s",
                 [stale, InvoiceStatus.DRAFT.value],
             )
         return
@@ -285,17 +280,20 @@ def _status(invoice: tuple[int, str] | None) -> str | None:
     return invoice[1] if invoice else None
 
 
-def _attention(*, month: Month, subscriptions, current, unbilled: dict[int, int]) -> Attention:
-    """What staff should look at; `unbilled`: chats per customer with no plan in force (read
-    with the month's aggregate)."""
+def _attention(*, month: Month, subscriptions, current) -> Attention:
     start, end = month.bounds(billing_tz())
+    in_force = {s.customer_id for s in subscriptions}
     counting = ChatEvent.objects.filter(
         occurred_at__gte=start, occurred_at__lt=end, voided_at__isnull=True
     )
     attention = Attention()
-    if unbilled:
-        for pk, code in Customer.objects.filter(pk__in=list(unbilled)).values_list("id", "code"):
-            attention.unbilled[code] = unbilled[pk]
+    for code, count in (
+        counting.exclude(customer_id__in=in_force)
+        .values_list("customer__code")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        attention.unbilled[code] = count
     for code, count in (
         events_late_pending(counting)
         .values_list("customer__code")

@@ -189,11 +189,9 @@ def usage_from_rows(rows, tariffs: dict[int, Tariff]) -> Usage:
     return Usage(lines=tuple(lines), engaged_contacts=engaged)
 
 
-def usage_rows(*, month: Month, customers: list[int] | None, tariffs: dict[int, Tariff]):
+def usage_rows(*, month: Month, customers: list[int], tariffs: dict[int, Tariff]):
     """The aggregate rows of several customers' month in one query (per customer, tariff and
     actor), for months not invoiced yet (month close): every chat not voided counts.
-    `customers` None: every customer's (the month close reads the month once and keeps its own:
-    no list of thousands of ids to send and match).
 
     A list of plain tuples, fetched without Django's per-value converters (the month close reads
     some 92,000 rows; the database already returns ints)."""
@@ -203,8 +201,7 @@ def usage_rows(*, month: Month, customers: list[int] | None, tariffs: dict[int, 
         occurred_at__lt=end,
         voided_at__isnull=True,
     )
-    if customers is not None:
-        events = events.filter(customer_id__in=customers)
+    events = events.filter(customer_id__in=customers)
     query = _aggregate(events, tariffs=tariffs, per_customer=True)
     sql, params = query.query.sql_with_params()
     with connections[query.db].cursor() as cursor:
