@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
@@ -99,22 +100,28 @@ def _insert_postgresql(
         )
         + "]"
     )
-    cursor.execute(
-        _PG_INSERT,
-        {
-            "source": source,
-            "received": now,
-            "document": document,
-            "tz": settings.BILLING_TIME_ZONE,
-            "per_contact_unit": Unit.CONTACT_MONTH.value,
-            "invoice": InvoiceKind.INVOICE.value,
-            "issued": InvoiceStatus.ISSUED.value,
-        },
-    )
+    # Bound on the server, not quoted into the SQL text (the batch is some 200 KB of JSON), and
+    # prepared once per connection: parsed and planned once, not at every batch. Errors come out
+    # as Django's (the deadlock retry reads them).
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
+        raw.execute(
+            _PG_INSERT,
+            {
+                "source": source,
+                "received": now,
+                "document": document,
+                "tz": settings.BILLING_TIME_ZONE,
+                "per_contact_unit": Unit.CONTACT_MONTH.value,
+                "invoice": InvoiceKind.INVOICE.value,
+                "issued": InvoiceStatus.ISSUED.value,
+            },
+            prepare=True,
+        )
+        fetched = raw.fetchall()
     inserted: dict[str, int] = {}
     late: set[str] = set()
     unbilled = 0
-    for external_id, pk, is_late, is_unbilled in cursor.fetchall():
+    for external_id, pk, is_late, is_unbilled in fetched:
         inserted[external_id] = pk
         if is_late:
             late.add(external_id)
