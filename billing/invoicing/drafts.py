@@ -27,6 +27,7 @@ from billing.usage.selectors import (
     usage_from_rows,
     usage_rows,
 )
+from customers.models import Customer
 
 
 @dataclass
@@ -287,13 +288,18 @@ def _attention(*, month: Month, subscriptions, current) -> Attention:
         occurred_at__gte=start, occurred_at__lt=end, voided_at__isnull=True
     )
     attention = Attention()
-    for code, count in (
-        counting.exclude(customer_id__in=in_force)
-        .values_list("customer__code")
-        .annotate(count=Count("id"))
-        .order_by()
-    ):
-        attention.unbilled[code] = count
+    # The customers with no plan in force first (the small customer table), then only their
+    # chats, found through the customer+time index: no scan of the whole month's chats to find
+    # none, as at a month close where every customer has a plan.
+    without_plan = list(Customer.objects.exclude(pk__in=in_force).values_list("pk", flat=True))
+    if without_plan:
+        for code, count in (
+            counting.filter(customer_id__in=without_plan)
+            .values_list("customer__code")
+            .annotate(count=Count("id"))
+            .order_by()
+        ):
+            attention.unbilled[code] = count
     for code, count in (
         events_late_pending(counting)
         .values_list("customer__code")
