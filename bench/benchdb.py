@@ -1,12 +1,19 @@
 """What the benchmarks share: their own PostgreSQL database (kept between runs, or made again at
 each run), Django set up as in production (DEBUG off, no developer's .env), dealers created
-through the model, and the smoke size that the test suite runs (tests/bench/test_smoke.py)."""
+through the model, the bulk load of a dataset (secondary indexes and foreign keys dropped, COPY
+in chunks, the dataset marked complete), and the smoke size that the test suite runs
+(tests/bench/test_smoke.py)."""
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import socket
 import sys
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -169,6 +176,117 @@ def customers_create(customers: list) -> list:
         except ValidationError as error:
             sys.exit(f"FAILED: the bench's customer {customer.code} is refused: {error}")
     return Customer.objects.bulk_create(customers)
+
+
+# --- bulk loads of chat events --------------------------------------------------------------------
+
+COPY_CHUNK = 250_000  # rows per COPY transaction
+# The columns a benchmark's chats are loaded with (the others take their defaults); a chat never
+# voided may stop at received_at.
+CHAT_EVENT_COLUMNS = (
+    "source",
+    "external_id",
+    "customer_id",
+    "tariff_id",
+    "actor",
+    "contact",
+    "occurred_at",
+    "points",
+    "metadata",
+    "received_at",
+    "voided_at",
+    "void_reason",
+)
+
+# What slows a bulk load down: the indexes that back no constraint, and the foreign keys (checked
+# row by row at commit). Both are dropped for the load and made again from their own definitions.
+_SECONDARY_INDEXES = """
+SELECT format('DROP INDEX %I.%I', i.schemaname, i.indexname), i.indexdef
+FROM pg_indexes i
+WHERE i.schemaname = current_schema() AND i.tablename = 'billing_chatevent'
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_constraint c
+      WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass
+  )
+"""
+_FOREIGN_KEYS = """
+SELECT format('ALTER TABLE billing_chatevent DROP CONSTRAINT %I', conname),
+       format('ALTER TABLE billing_chatevent ADD CONSTRAINT %I ', conname)
+       || pg_get_constraintdef(oid)
+FROM pg_constraint
+WHERE conrelid = 'billing_chatevent'::regclass AND contype = 'f'
+"""
+
+
+@contextmanager
+def chat_events_bulk_load(connection):
+    """For a bulk load into billing_chatevent through Django's `connection`: its secondary
+    indexes and foreign keys are dropped, and made again from their own definitions once the
+    block is done (not after an error: the dataset is then left incomplete, unmarked, and made
+    again by the next run)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SECONDARY_INDEXES)
+        recreate = cursor.fetchall()
+        cursor.execute(_FOREIGN_KEYS)
+        recreate += cursor.fetchall()
+        for drop, _create in recreate:
+            cursor.execute(drop)
+    yield
+    with connection.cursor() as cursor:
+        for _drop, create in recreate:
+            cursor.execute(create)
+
+
+def copy_rows(
+    connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[tuple],
+    *,
+    chunk_size: int = COPY_CHUNK,
+    started: float | None = None,
+) -> int:
+    """COPY `rows` (tuples in the order of `columns`, consumed lazily) into `table` through
+    Django's `connection`, `chunk_size` rows per transaction. With `started` (a perf_counter
+    time), prints the rows loaded so far after each chunk. Returns the number of rows."""
+    from django.db import transaction
+
+    copy_sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    rows = iter(rows)
+    loaded = 0
+    while True:
+        written = 0
+        with (
+            transaction.atomic(),
+            connection.connection.cursor() as cursor,
+            cursor.copy(copy_sql) as copy,
+        ):
+            for row in itertools.islice(rows, chunk_size):
+                copy.write_row(row)
+                written += 1
+        loaded += written
+        if written and started is not None:
+            elapsed = time.perf_counter() - started
+            print(f"  {loaded:>9,} events loaded ({elapsed:.1f} s)", flush=True)
+        if written < chunk_size:
+            return loaded
+
+
+def dataset_mark(connection, dataset: str, *, tables: Sequence[str] = ("billing_chatevent",)):
+    """After a load: VACUUM (ANALYZE) `tables`, ANALYZE the rest, and mark the dataset complete
+    (the chat-event table's comment, read by dataset_complete)."""
+    if "'" in dataset:
+        raise ValueError(f"a dataset's name has no quote: {dataset!r}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
+        cursor.execute("ANALYZE")
+        cursor.execute(f"COMMENT ON TABLE billing_chatevent IS '{dataset}'")
+
+
+def percentile(samples, fraction):
+    """Nearest-rank percentile."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def free_port() -> int:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import math
 import os
 import random
 import statistics
@@ -44,7 +43,17 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from benchdb import add_smoke_argument, bench_url, customers_create, open_dataset
+from benchdb import (
+    CHAT_EVENT_COLUMNS,
+    add_smoke_argument,
+    bench_url,
+    chat_events_bulk_load,
+    copy_rows,
+    customers_create,
+    dataset_mark,
+    open_dataset,
+    percentile,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_close_bench"
@@ -60,7 +69,6 @@ TEAM_CHATS_PER_CONTACT = 3  # on average: an engaged contact has several chats i
 VOIDED_SHARE = 0.001  # voided by staff: stored, never counted
 SILENT_EVERY = 1_000  # every 1,000th customer has no chat this month (a plan fee alone)
 ENTERPRISE_EVERY = 100  # every 100th customer is on ENTERPRISE, with its own terms
-COPY_CHUNK = 250_000  # rows per COPY transaction
 TARGET_DRAFTS_RATIO = 2.0
 TARGET_QUERIES = 20  # "constant": whatever the number of customers, far below one per customer
 TARGET_PDF_SECONDS = 0.3
@@ -82,8 +90,9 @@ SMOKE_REPEAT, SMOKE_PDF_REPEAT = 2, 1
 PDF_WARMUP = 2  # PDFs rendered before the timed ones (fonts, stylesheets, templates)
 
 
-# The hand-written twin of billing.usage.selectors.usage_rows (the month close's one aggregate):
-# every chat of the month not voided, per customer, tariff and actor. What the database alone costs.
+# The hand-written twin of billing.usage.selectors.usage_rows_by_customer (the month close's one
+# aggregate): every chat of the month not voided, per customer, tariff and actor. What the
+# database alone costs.
 FLOOR_SQL = """
 SELECT customer_id, tariff_id, actor,
        count(*),
@@ -95,26 +104,6 @@ WHERE occurred_at >= %s AND occurred_at < %s AND voided_at IS NULL
 GROUP BY 1, 2, 3
 """
 
-
-# What slows a bulk load down: the indexes that back no constraint, and the foreign keys (checked
-# row by row at commit). Both are dropped for the load and made again from their own definitions
-# (as in bench/statement.py).
-SECONDARY_INDEXES = """
-SELECT format('DROP INDEX %I.%I', i.schemaname, i.indexname), i.indexdef
-FROM pg_indexes i
-WHERE i.schemaname = current_schema() AND i.tablename = 'billing_chatevent'
-  AND NOT EXISTS (
-      SELECT 1 FROM pg_constraint c
-      WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass
-  )
-"""
-FOREIGN_KEYS = """
-SELECT format('ALTER TABLE billing_chatevent DROP CONSTRAINT %I', conname),
-       format('ALTER TABLE billing_chatevent ADD CONSTRAINT %I ', conname)
-       || pg_get_constraintdef(oid)
-FROM pg_constraint
-WHERE conrelid = 'billing_chatevent'::regclass AND contype = 'f'
-"""
 
 # For the floor's runs when a seq scan is faster than the planner's choice (decided at warm-up).
 FLOOR_SEQ_SCAN = "SET enable_indexscan = off; SET enable_bitmapscan = off"
@@ -314,64 +303,35 @@ def generate(conn) -> float:
     rows.sort()  # stored in arrival order, customers interleaved, as in production
     print(f"  {len(rows):,} events generated ({time.perf_counter() - started:.1f} s)")
 
-    with conn.cursor() as cursor:
-        cursor.execute(SECONDARY_INDEXES)
-        recreate = cursor.fetchall()
-        cursor.execute(FOREIGN_KEYS)
-        recreate += cursor.fetchall()
-        for drop, _create in recreate:
-            cursor.execute(drop)
-    columns = (
-        "source, external_id, customer_id, tariff_id, actor, contact, occurred_at, points, "
-        "metadata, received_at, voided_at, void_reason"
-    )
-    copy_sql = f"COPY billing_chatevent ({columns}) FROM STDIN"
-    for first in range(0, len(rows), COPY_CHUNK):
-        with (
-            transaction.atomic(),
-            conn.connection.cursor() as cursor,
-            cursor.copy(copy_sql) as copy,
+    def copied():
+        for sequence, (ts, customer_id, tariff_id, actor, contact, points) in enumerate(
+            rows, start=1
         ):
-            for sequence, (ts, customer_id, tariff_id, actor, contact, points) in enumerate(
-                rows[first : first + COPY_CHUNK], start=first + 1
-            ):
-                occurred = datetime.fromtimestamp(ts, UTC)
-                received = occurred + timedelta(seconds=5 + sequence % 120)
-                voided = rng.random() < VOIDED_SHARE
-                copy.write_row(
-                    (
-                        SOURCE,
-                        f"evt-{sequence:08d}",
-                        customer_id,
-                        tariff_id,
-                        actor,
-                        contact,
-                        occurred,
-                        points,
-                        "{}",
-                        received,
-                        received + timedelta(days=1) if voided else None,
-                        "bench: sent twice by the platform" if voided else "",
-                    )
-                )
-        loaded = min(first + COPY_CHUNK, len(rows))
-        print(f"  {loaded:>9,} events loaded ({time.perf_counter() - started:.1f} s)")
-    with conn.cursor() as cursor:
-        for _drop, create in recreate:
-            cursor.execute(create)
-        cursor.execute("VACUUM (ANALYZE) billing_chatevent")
-        cursor.execute("ANALYZE")
-        cursor.execute(f"COMMENT ON TABLE billing_chatevent IS '{DATASET}'")
+            occurred = datetime.fromtimestamp(ts, UTC)
+            received = occurred + timedelta(seconds=5 + sequence % 120)
+            voided = rng.random() < VOIDED_SHARE
+            yield (
+                SOURCE,
+                f"evt-{sequence:08d}",
+                customer_id,
+                tariff_id,
+                actor,
+                contact,
+                occurred,
+                points,
+                "{}",
+                received,
+                received + timedelta(days=1) if voided else None,
+                "bench: sent twice by the platform" if voided else "",
+            )
+
+    with chat_events_bulk_load(conn):
+        copy_rows(conn, "billing_chatevent", CHAT_EVENT_COLUMNS, copied(), started=started)
+    dataset_mark(conn, DATASET)
     return time.perf_counter() - started
 
 
 # --- the measurement ------------------------------------------------------------------------------
-
-
-def percentile(samples, fraction):
-    """Nearest-rank percentile."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def delete_drafts(connection, first_day: date) -> None:
@@ -388,7 +348,7 @@ def expected_drafts(first_day: date) -> tuple[int, int]:
     """(customers with a plan in force in the month, those of them whose month is issued)."""
     from django.db.models import Q
 
-    from billing.models import Invoice, InvoiceKind, InvoiceStatus, Subscription
+    from billing.models import Invoice, Subscription
 
     in_force = set(
         Subscription.objects.filter(first_month__lte=first_day)
@@ -396,9 +356,7 @@ def expected_drafts(first_day: date) -> tuple[int, int]:
         .values_list("customer_id", flat=True)
     )
     issued = set(
-        Invoice.objects.filter(
-            month=first_day, kind=InvoiceKind.INVOICE, status=InvoiceStatus.ISSUED
-        ).values_list("customer_id", flat=True)
+        Invoice.objects.issued().filter(month=first_day).values_list("customer_id", flat=True)
     )
     return len(in_force), len(in_force & issued)
 
@@ -495,15 +453,15 @@ def measure_drafts(repeat: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from billing.catalog.tariffs import per_contact_tariff_ids
     from billing.invoicing.drafts import invoices_draft
-    from billing.models import Tariff, Unit
     from billing.months import Month, billing_tz
     from customers.models import Customer
 
     month = Month(TARGET_YEAR, TARGET_MONTH)
     first_day = month.first_day
     start, end = month.bounds(billing_tz())
-    per_contact = list(Tariff.objects.filter(unit=Unit.CONTACT_MONTH).values_list("id", flat=True))
+    per_contact = sorted(per_contact_tariff_ids())
     connection.ensure_connection()
     raw = connection.connection.cursor()  # a plain psycopg cursor: no Django in the way
 

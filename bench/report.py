@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import math
 import os
 import random
 import statistics
@@ -42,7 +41,17 @@ import warnings
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from benchdb import add_smoke_argument, bench_url, customers_create, open_dataset
+from benchdb import (
+    CHAT_EVENT_COLUMNS,
+    add_smoke_argument,
+    bench_url,
+    chat_events_bulk_load,
+    copy_rows,
+    customers_create,
+    dataset_mark,
+    open_dataset,
+    percentile,
+)
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_bench_report"
 
@@ -63,7 +72,6 @@ TARGET_YEAR, TARGET_MONTH = 2026, 10
 TEAM_CHATS_PER_CONTACT = 5  # on average: an engaged contact has several chats in a month
 VOIDED_SHARE = 0.001  # of the other dealers' chats
 ENTERPRISE_EVERY = 100
-COPY_CHUNK = 250_000  # rows per COPY transaction
 DEALER_USERNAME = "bench-dealer"
 TARGET_PAGE_MS = 150.0
 TARGET_PAGE_RATIO = 3.0
@@ -97,27 +105,6 @@ SELECT tariff_id, actor,
 FROM billing_chatevent
 WHERE customer_id = %s AND occurred_at >= %s AND occurred_at < %s AND voided_at IS NULL
 GROUP BY tariff_id, actor
-"""
-
-
-# What slows a bulk load down: the indexes that back no constraint, and the foreign keys (checked
-# row by row at commit). Both are dropped for the load and made again from their own definitions
-# (as in bench/statement.py).
-SECONDARY_INDEXES = """
-SELECT format('DROP INDEX %I.%I', i.schemaname, i.indexname), i.indexdef
-FROM pg_indexes i
-WHERE i.schemaname = current_schema() AND i.tablename = 'billing_chatevent'
-  AND NOT EXISTS (
-      SELECT 1 FROM pg_constraint c
-      WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass
-  )
-"""
-FOREIGN_KEYS = """
-SELECT format('ALTER TABLE billing_chatevent DROP CONSTRAINT %I', conname),
-       format('ALTER TABLE billing_chatevent ADD CONSTRAINT %I ', conname)
-       || pg_get_constraintdef(oid)
-FROM pg_constraint
-WHERE conrelid = 'billing_chatevent'::regclass AND contype = 'f'
 """
 
 
@@ -322,68 +309,40 @@ def generate(conn) -> float:
     rows.sort()  # stored in arrival order, dealers interleaved, as in production
     print(f"  {len(rows):,} events generated ({time.perf_counter() - started:.1f} s)", flush=True)
 
-    with conn.cursor() as cursor:
-        cursor.execute(SECONDARY_INDEXES)
-        recreate = cursor.fetchall()
-        cursor.execute(FOREIGN_KEYS)
-        recreate += cursor.fetchall()
-        for drop, _create in recreate:
-            cursor.execute(drop)
-    columns = (
-        "source, external_id, customer_id, tariff_id, actor, contact, occurred_at, points, "
-        "metadata, received_at, voided_at, void_reason"
-    )
-    copy_sql = f"COPY billing_chatevent ({columns}) FROM STDIN"
-    for first in range(0, len(rows), COPY_CHUNK):
-        with (
-            transaction.atomic(),
-            conn.connection.cursor() as cursor,
-            cursor.copy(copy_sql) as copy,
+    def copied():
+        for sequence, (ts, customer_id, tariff_id, actor, contact, points, voided) in enumerate(
+            rows, start=1
         ):
-            for sequence, (ts, customer_id, tariff_id, actor, contact, points, voided) in enumerate(
-                rows[first : first + COPY_CHUNK], start=first + 1
-            ):
-                occurred = datetime.fromtimestamp(ts, UTC)
-                received = occurred + timedelta(seconds=5 + sequence % 120)
-                copy.write_row(
-                    (
-                        SOURCE,
-                        f"evt-{sequence:08d}",
-                        customer_id,
-                        tariff_id,
-                        actor,
-                        contact,
-                        occurred,
-                        points,
-                        "{}",
-                        received,
-                        received + timedelta(hours=20) if voided else None,
-                        "bench: sent twice by the platform" if voided else "",
-                    )
-                )
-        loaded = min(first + COPY_CHUNK, len(rows))
-        print(f"  {loaded:>9,} events loaded ({time.perf_counter() - started:.1f} s)", flush=True)
-    with conn.cursor() as cursor:
-        for _drop, create in recreate:
-            cursor.execute(create)
+            occurred = datetime.fromtimestamp(ts, UTC)
+            received = occurred + timedelta(seconds=5 + sequence % 120)
+            yield (
+                SOURCE,
+                f"evt-{sequence:08d}",
+                customer_id,
+                tariff_id,
+                actor,
+                contact,
+                occurred,
+                points,
+                "{}",
+                received,
+                received + timedelta(hours=20) if voided else None,
+                "bench: sent twice by the platform" if voided else "",
+            )
+
+    with chat_events_bulk_load(conn):
+        copy_rows(conn, "billing_chatevent", CHAT_EVENT_COLUMNS, copied(), started=started)
     from billing.usage.summary import summary_rebuild
 
     summary_rebuild()  # the chats went in by COPY, not through ingestion: sum them once
     print(f"  summary built ({time.perf_counter() - started:.1f} s)", flush=True)
-    with conn.cursor() as cursor:
-        cursor.execute("VACUUM (ANALYZE) billing_chatevent, billing_usageday, billing_contactmonth")
-        cursor.execute("ANALYZE")
-        cursor.execute(f"COMMENT ON TABLE billing_chatevent IS '{DATASET}'")
+    dataset_mark(
+        conn, DATASET, tables=("billing_chatevent", "billing_usageday", "billing_contactmonth")
+    )
     return time.perf_counter() - started
 
 
 # --- the measurement ------------------------------------------------------------------------------
-
-
-def percentile(samples, fraction):
-    """Nearest-rank percentile."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def number_forms(value: int) -> list[bytes]:
@@ -481,7 +440,7 @@ def measure(args) -> None:
     from django.test.utils import CaptureQueriesContext
     from django.urls import NoReverseMatch, reverse
 
-    from billing.models import Tariff, Unit
+    from billing.catalog.tariffs import per_contact_tariff_ids
     from billing.months import Month, billing_tz
     from customers.models import Customer
 
@@ -490,7 +449,7 @@ def measure(args) -> None:
     big = Customer.objects.get(code=BIG_CODE)
     small = Customer.objects.get(code=SMALL_CODE)
     user = create_dealer_user(big, small)
-    per_contact = list(Tariff.objects.filter(unit=Unit.CONTACT_MONTH).values_list("id", flat=True))
+    per_contact = sorted(per_contact_tariff_ids())
     header = describe_dataset(connection, big, small, start, end)
     print("\n".join(header), flush=True)
 

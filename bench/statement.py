@@ -21,7 +21,7 @@ floor), checks that both give the same numbers, and prints the medians, p95s and
 from __future__ import annotations
 
 import argparse
-import math
+import itertools
 import random
 import statistics
 import time
@@ -29,7 +29,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from benchdb import add_smoke_argument, bench_url, customers_create, open_dataset
+from benchdb import (
+    CHAT_EVENT_COLUMNS,
+    add_smoke_argument,
+    bench_url,
+    chat_events_bulk_load,
+    copy_rows,
+    customers_create,
+    dataset_mark,
+    open_dataset,
+    percentile,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_bench"
@@ -72,26 +82,6 @@ SELECT e.tariff_id, e.actor,
 FROM billing_chatevent e
 WHERE e.customer_id = %s AND e.occurred_at >= %s AND e.occurred_at < %s
 GROUP BY e.tariff_id, e.actor
-"""
-
-
-# What slows a bulk load down: the indexes that back no constraint, and the foreign keys (checked
-# row by row at commit). Both are dropped for the load and made again from their own definitions.
-SECONDARY_INDEXES = """
-SELECT format('DROP INDEX %I.%I', i.schemaname, i.indexname), i.indexdef
-FROM pg_indexes i
-WHERE i.schemaname = current_schema() AND i.tablename = 'billing_chatevent'
-  AND NOT EXISTS (
-      SELECT 1 FROM pg_constraint c
-      WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass
-  )
-"""
-FOREIGN_KEYS = """
-SELECT format('ALTER TABLE billing_chatevent DROP CONSTRAINT %I', conname),
-       format('ALTER TABLE billing_chatevent ADD CONSTRAINT %I ', conname)
-       || pg_get_constraintdef(oid)
-FROM pg_constraint
-WHERE conrelid = 'billing_chatevent'::regclass AND contype = 'f'
 """
 
 
@@ -193,69 +183,59 @@ def generate(conn) -> float:
 
     with transaction.atomic():
         customers = create_customers()
-    with conn.cursor() as cursor:
-        cursor.execute(SECONDARY_INDEXES)
-        recreate = cursor.fetchall()
-        cursor.execute(FOREIGN_KEYS)
-        recreate += cursor.fetchall()
-        for drop, _create in recreate:
-            cursor.execute(drop)
     months = bench_months()
     counts = event_counts(customers, months, rng)
-    sequence = 0
-    columns = (
-        "source, external_id, customer_id, tariff_id, actor, contact, occurred_at, points, "
-        "metadata, received_at"
-    )
-    for m, month in enumerate(months):
-        start, end = (moment.timestamp() for moment in month.bounds(tz))
-        span = end - start
-        rows = []
-        for customer in customers:
-            n = counts.get((m, customer.id), 0)
-            if not n:
-                continue
-            team_pool = max(1, round(n * 0.23 / TEAM_CHATS_PER_CONTACT))
-            for tariff_id, actor, points, per_contact in rng.choices(kinds, weights, k=n):
-                if per_contact:  # the dealer's staff: the same contacts again and again
-                    contact = f"+33 6 {customer.id:03d} {rng.randrange(team_pool):05d}"
-                else:  # a visitor of the website or WhatsApp: mostly new ones
-                    contact = f"v-{customer.id}-{rng.randrange(n * 4)}"
-                rows.append(
-                    (start + rng.random() * span, customer.id, tariff_id, actor, contact, points)
-                )
-        rows.sort()  # stored in arrival order, customers interleaved, as in production
-        copy_sql = f"COPY billing_chatevent ({columns}) FROM STDIN"
-        with (
-            transaction.atomic(),
-            conn.connection.cursor() as cursor,
-            cursor.copy(copy_sql) as copy,
+    sequence = itertools.count(1)
+
+    def copied(rows):
+        for (ts, customer_id, tariff_id, actor, contact, points), n in zip(
+            rows, sequence, strict=False
         ):
-            for ts, customer_id, tariff_id, actor, contact, points in rows:
-                sequence += 1
-                occurred = datetime.fromtimestamp(ts, UTC)
-                received = occurred + timedelta(seconds=5 + sequence % 120)
-                copy.write_row(
-                    (
-                        SOURCE,
-                        f"evt-{sequence:08d}",
-                        customer_id,
-                        tariff_id,
-                        actor,
-                        contact,
-                        occurred,
-                        points,
-                        "{}",
-                        received,
+            occurred = datetime.fromtimestamp(ts, UTC)
+            received = occurred + timedelta(seconds=5 + n % 120)
+            yield (
+                SOURCE,
+                f"evt-{n:08d}",
+                customer_id,
+                tariff_id,
+                actor,
+                contact,
+                occurred,
+                points,
+                "{}",
+                received,
+            )
+
+    with chat_events_bulk_load(conn):
+        for m, month in enumerate(months):
+            start, end = (moment.timestamp() for moment in month.bounds(tz))
+            span = end - start
+            rows = []
+            for customer in customers:
+                n = counts.get((m, customer.id), 0)
+                if not n:
+                    continue
+                team_pool = max(1, round(n * 0.23 / TEAM_CHATS_PER_CONTACT))
+                for tariff_id, actor, points, per_contact in rng.choices(kinds, weights, k=n):
+                    if per_contact:  # the dealer's staff: the same contacts again and again
+                        contact = f"+33 6 {customer.id:03d} {rng.randrange(team_pool):05d}"
+                    else:  # a visitor of the website or WhatsApp: mostly new ones
+                        contact = f"v-{customer.id}-{rng.randrange(n * 4)}"
+                    rows.append(
+                        (
+                            start + rng.random() * span,
+                            customer.id,
+                            tariff_id,
+                            actor,
+                            contact,
+                            points,
+                        )
                     )
-                )
-        print(f"  {month}: {len(rows):>9,} events loaded ({time.perf_counter() - started:.1f} s)")
-    with conn.cursor() as cursor:
-        for _drop, create in recreate:
-            cursor.execute(create)
-        cursor.execute("VACUUM (ANALYZE) billing_chatevent")
-        cursor.execute("ANALYZE")
-        cursor.execute(f"COMMENT ON TABLE billing_chatevent IS '{DATASET}'")
+            rows.sort()  # stored in arrival order, customers interleaved, as in production
+            copy_rows(conn, "billing_chatevent", CHAT_EVENT_COLUMNS[:10], copied(rows))
+            elapsed = time.perf_counter() - started
+            print(f"  {month}: {len(rows):>9,} events loaded ({elapsed:.1f} s)")
+    dataset_mark(conn, DATASET)
     return time.perf_counter() - started
 
 
@@ -264,11 +244,11 @@ def generate(conn) -> float:
 
 def per_contact_tariffs():
     """{tariff id: code} and the ids of the tariffs charged per contact: read once, untimed."""
-    from billing.models import Tariff
+    from billing.catalog.tariffs import per_contact_tariff_ids, tariffs_by_id
 
-    codes = dict(Tariff.objects.values_list("id", "code"))
-    per_contact = list(Tariff.objects.filter(unit="contact_month").values_list("id", flat=True))
-    return codes, per_contact
+    tariffs = tariffs_by_id()
+    codes = {pk: tariff.code for pk, tariff in tariffs.items()}
+    return codes, sorted(per_contact_tariff_ids(tariffs=tariffs))
 
 
 def floor_rows(raw_cursor, customer_id, start, end, per_contact):
@@ -291,12 +271,6 @@ def statement_totals(statement):
         (line.tariff, line.actor): (line.chats, line.points, line.contacts)
         for line in statement.lines
     }
-
-
-def percentile(samples, fraction):
-    """Nearest-rank percentile."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def explain(conn, customer, month, start, end, per_contact):

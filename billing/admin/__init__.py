@@ -1,6 +1,12 @@
-"""The staff's side of billing (the Django admin), one module per area.
+"""The staff's side of billing (the Django admin): a module per area, CustomerAdmin composed here.
+May import services (usage, catalog, invoicing), models and the pure core; nothing imports it."""
 
-May import services (usage, invoicing, catalog), models and the pure core; nothing imports it.
-"""
-
-from billing.admin import customers, events, invoices, plans  # noqa: F401  (registers the ModelAdmins)
+from billing.admin import (  # noqa: F401  (registers the ModelAdmins)
+    accounts,
+    customers,
+    events,
+    invoices,
+    plans,
+    tariffs,
+    tokens,
+)

@@ -1,7 +1,13 @@
+"""Admin for customers, composed here with their billing parts: the subscriptions inline (the
+rules of the set are billing.catalog.subscriptions'), late and unbilled chats, and this month's
+and last month's statements. `customers` itself imports nothing of billing's admin."""
+
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
@@ -9,10 +15,12 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin.plans import LOCALIZED_DECIMALS, SubscriptionInline, render_statement
-from billing.models import ChatEvent, Subscription
-from billing.months import current_month
-from billing.usage.selectors import customer_attention
+from billing.admin.shared import LOCALIZED_DECIMALS
+from billing.catalog.subscriptions import subscriptions_check, subscriptions_save
+from billing.errors import BillingError, SubscriptionsRefused
+from billing.models import Actor, ChatEvent, Plan, Subscription, Tariff
+from billing.months import Month, current_month
+from billing.usage.selectors import customer_attention, month_statement
 from customers.models import (
     Customer,
     CustomerAccess,
@@ -20,6 +28,98 @@ from customers.models import (
     normalize_siren,
     normalize_vat_number,
 )
+
+# --- Subscriptions (inline on the customer) ---------------------------------------------------
+
+
+class SubscriptionFormSet(forms.models.BaseInlineFormSet):
+    """All of a customer's subscriptions, checked together by billing.catalog.subscriptions:
+    each refusal shown on its row and field, or above the rows for the set."""
+
+    def clean(self):
+        super().clean()
+        rows = [
+            form
+            for form in self.forms
+            if getattr(form, "cleaned_data", None)
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("first_month")
+        ]
+        forms_by_row = {id(form.instance): form for form in rows}
+        try:
+            subscriptions_check(
+                customer=self.instance,
+                subscriptions=[form.instance for form in rows],
+                # a row already refused on its own is not checked against the past months
+                past_months=[form.instance for form in rows if not form.errors],
+            )
+        except SubscriptionsRefused as refused:
+            for_the_set = []
+            for error in refused.errors:
+                form = forms_by_row.get(id(error.subscription))
+                if form is None:
+                    for_the_set.append(str(error))
+                else:
+                    form.add_error(error.field, str(error))
+            if for_the_set:
+                raise ValidationError(for_the_set) from None
+
+
+class SubscriptionInline(admin.TabularInline):
+    model = Subscription
+    formset = SubscriptionFormSet
+    extra = 0
+    formfield_overrides = LOCALIZED_DECIMALS
+    fields = (
+        "plan",
+        "first_month",
+        "last_month",
+        "custom_monthly_fee",
+        "custom_included_points",
+        "custom_price_per_extra_point",
+    )
+    ordering = ("first_month",)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Statements on the customer page --------------------------------------------------------
+
+
+def render_statement(customer, month: Month) -> str:
+    """The statement of one month as a read-only table, or why there is none."""
+    try:
+        statement = month_statement(customer=customer, month=month)
+    except BillingError as error:
+        return render_to_string("admin/billing/statement_summary.html", {"error": error})
+    descriptions = {
+        t.code: t.description
+        for t in Tariff.objects.only("code", "description_fr", "description_en")
+    }
+    lines = [
+        {
+            "tariff": line.tariff,
+            "description": descriptions.get(line.tariff, line.tariff),
+            "actor": Actor(line.actor).label,
+            "chats": line.chats,
+            "points": line.points,
+        }
+        for line in statement.lines
+    ]
+    plan = Plan.objects.get(code=statement.plan)
+    return render_to_string(
+        "admin/billing/statement_summary.html",
+        {
+            "statement": statement,
+            "lines": lines,
+            "plan_name": plan.name,
+            "vat_treatment": VatTreatment(statement.vat_treatment).label,
+        },
+    )
+
+
+# --- Customers ----------------------------------------------------------------------------------
 
 
 class CustomerAccessInline(admin.TabularInline):
@@ -208,12 +308,8 @@ class CustomerAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not Subscription:
             return super().save_formset(request, form, formset, change)
-        # The database refuses overlapping subscriptions row by row: save them in the order the
-        # formset found in which no row ever overlaps another.
-        rank = {id(form.instance): index for index, form in enumerate(formset.save_order)}
-        instances = formset.save(commit=False)
-        for instance in sorted(instances, key=lambda i: rank.get(id(i), len(rank))):
-            instance.save()
+        # In an order the database accepts row by row (checked by the formset already).
+        subscriptions_save(customer=form.instance, subscriptions=formset.save(commit=False))
         formset.save_m2m()
 
     @admin.display(description=_("statement of this month so far"))

@@ -1,6 +1,6 @@
-"""Admin for invoices: read-only invoices and credit notes with their PDF, the month close page
-(compute drafts, see what needs attention, issue the selected drafts), credit notes, e-mail
-retries, payments."""
+"""Admin for invoices: read-only invoices and credit notes with their PDF, and the actions on
+them: issue drafts, cancel with a credit note, send the e-mail again, record a payment. The
+month close page is billing.admin.month_close."""
 
 from __future__ import annotations
 
@@ -10,25 +10,24 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
+from billing.admin.month_close import month_close_urls, tell_issued
 from billing.errors import BillingError
 from billing.formats import format_money
-from billing.invoicing.drafts import invoices_draft
 from billing.invoicing.emails import invoice_send
-from billing.invoicing.issue import invoice_cancel, invoice_issue, invoice_mark_paid
+from billing.invoicing.issue import invoice_cancel, invoice_mark_paid, invoices_issue
 from billing.models import Actor, EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
-from billing.months import Month, current_month
+from billing.months import Month
 from billing.months import today as billing_today
-from billing.usage.selectors import subscriptions_in_force
 
 
 def _party(details: dict, keys) -> str:
@@ -253,11 +252,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path(
-                "close/",
-                self.admin_site.admin_view(self.close_view),
-                name="billing_invoice_close",
-            ),
+            *month_close_urls(self),
             path(
                 "<int:pk>/pdf/",
                 self.admin_site.admin_view(require_safe(self.pdf_view)),
@@ -278,37 +273,13 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     # --- actions -----------------------------------------------------------------------------
 
-    def _issue(self, request, invoices) -> None:
-        issued, refused = [], []
-        for invoice in invoices:
-            try:
-                issued.append(invoice_issue(invoice=invoice).number)
-            except (BillingError, Invoice.DoesNotExist) as error:
-                refused.append(f"{invoice.customer.code}: {error}")
-        if issued:
-            self.message_user(
-                request,
-                ngettext(
-                    "Issued %(numbers)s.", "Issued %(count)d invoices: %(numbers)s.", len(issued)
-                )
-                % {"count": len(issued), "numbers": ", ".join(issued)},
-                messages.SUCCESS,
-            )
-        for message in refused:
-            self.message_user(request, message, messages.ERROR)
-
     @admin.action(description=_("Issue the selected drafts"), permissions=["issue"])
     def issue_drafts(self, request, queryset):
-        self._issue(
-            request,
-            queryset.filter(status=InvoiceStatus.DRAFT, kind=InvoiceKind.INVOICE)
-            .select_related("customer")
-            .order_by("customer__code"),
-        )
+        tell_issued(request, invoices_issue(invoices=queryset))
 
     @admin.action(description=_("Cancel with a credit note…"), permissions=["cancel"])
     def cancel_with_credit_note(self, request, queryset):
-        invoices = queryset.filter(status=InvoiceStatus.ISSUED, kind=InvoiceKind.INVOICE)
+        invoices = queryset.issued()
         if "confirm" not in request.POST:
             context = {
                 **self.admin_site.each_context(request),
@@ -352,9 +323,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Record the payment…"), permissions=["issue"])
     def record_payment(self, request, queryset):
-        invoices = queryset.filter(
-            status=InvoiceStatus.ISSUED, kind=InvoiceKind.INVOICE, paid_on__isnull=True
-        )
+        invoices = queryset.issued().filter(paid_on__isnull=True)
         form = PaymentForm(request.POST if "confirm" in request.POST else None)
         if form.is_valid():
             count = 0
@@ -377,84 +346,3 @@ class InvoiceAdmin(admin.ModelAdmin):
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/billing/invoice/paid.html", context)
-
-    # --- month close ---------------------------------------------------------------------------
-
-    def close_view(self, request):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        try:
-            month = Month.parse(request.GET.get("month") or str(current_month().previous()))
-        except BillingError as error:
-            self.message_user(request, str(error), messages.ERROR)
-            month = current_month().previous()
-        url = f"{reverse('admin:billing_invoice_close')}?month={month}"
-        report = None
-        if request.method == "POST":
-            if not self.has_issue_permission(request):
-                raise PermissionDenied
-            if request.POST.get("do") == "draft":
-                try:
-                    report = invoices_draft(month=month)
-                except BillingError as error:
-                    self.message_user(request, str(error), messages.ERROR)
-                    return redirect(url)
-                self.message_user(
-                    request,
-                    gettext("%(created)d drafts created, %(refreshed)d refreshed.")
-                    % {"created": report.created, "refreshed": report.refreshed},
-                    messages.SUCCESS,
-                )
-                for warning in report.attention.messages():
-                    self.message_user(request, warning, messages.WARNING)
-                return redirect(url)
-            if request.POST.get("do") == "issue":
-                selected = request.POST.getlist("invoice")
-                drafts = list(
-                    Invoice.objects.filter(
-                        pk__in=selected,
-                        month=month.first_day,
-                        status=InvoiceStatus.DRAFT,
-                        kind=InvoiceKind.INVOICE,
-                    )
-                    .select_related("customer")
-                    .order_by("customer__code")
-                )
-                if len(drafts) < len(selected):
-                    self.message_user(
-                        request,
-                        gettext(
-                            "%(count)d selected drafts no longer exist (recomputed or issued "
-                            "meanwhile): check the page and issue again."
-                        )
-                        % {"count": len(selected) - len(drafts)},
-                        messages.WARNING,
-                    )
-                self._issue(request, drafts)
-                return redirect(url)
-        invoices = list(
-            Invoice.objects.filter(month=month.first_day)
-            .select_related("customer")
-            .order_by("customer__code", "kind", "id")
-        )
-        # The plan's name in the page's language (an invoice keeps it in its own language).
-        plans = {s.customer_id: s.plan.name for s in subscriptions_in_force(month=month)}
-        for invoice in invoices:
-            invoice.plan_label = plans.get(invoice.customer_id, invoice.plan_name)
-        drafts = [invoice for invoice in invoices if invoice.status == InvoiceStatus.DRAFT]
-        no_email = {i.customer_id for i in drafts if not i.customer.billing_email_list}
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Month close: %(month)s") % {"month": month},
-            "opts": self.model._meta,
-            "month": month,
-            "previous": month.previous(),
-            "next": month.next(),
-            "invoices": invoices,
-            "drafts": drafts,
-            "no_email": no_email,
-            "month_over": month.next().first_day <= billing_today(),
-            "can_issue": self.has_issue_permission(request),
-            "report": report,
-        }
-        return TemplateResponse(request, "admin/billing/invoice/close.html", context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -40,6 +41,22 @@ def _check_actor(actor: str) -> None:
             _("%(value)r is not an actor: use one of %(choices)s.")
             % {"value": actor, "choices": ", ".join(Actor.values)}
         )
+
+
+def tariffs_by_id() -> dict[int, Tariff]:
+    """The tariff table (a few dozen rows) by id, in one query: what turns the ids of a month's
+    aggregate rows into codes, categories and units."""
+    return {tariff.id: tariff for tariff in Tariff.objects.all()}
+
+
+def per_contact_tariff_ids(*, tariffs: Mapping[int, Tariff] | None = None) -> frozenset[int]:
+    """The ids of the tariffs charged per engaged contact and month (billing rule 2): among
+    `tariffs` (tariffs_by_id()) when given, else read from the table (one query on ids)."""
+    if tariffs is None:
+        return frozenset(
+            Tariff.objects.filter(unit=Unit.CONTACT_MONTH).values_list("id", flat=True)
+        )
+    return frozenset(pk for pk, tariff in tariffs.items() if tariff.unit == Unit.CONTACT_MONTH)
 
 
 @dataclass(frozen=True)

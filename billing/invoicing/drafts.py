@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils.translation import gettext as _
 
+from billing.catalog.tariffs import tariffs_by_id
 from billing.invoicing.content import _SUBSCRIPTION_FIELDS, InvoiceError, _fill
 from billing.models import (
     ChatEvent,
@@ -17,7 +18,6 @@ from billing.models import (
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
-    Tariff,
 )
 from billing.months import Month, billing_tz
 from billing.pricing import price_month
@@ -25,7 +25,7 @@ from billing.usage.selectors import (
     events_late_pending,
     subscriptions_in_force,
     usage_from_rows,
-    usage_rows,
+    usage_rows_by_customer,
 )
 from customers.models import Customer
 
@@ -96,16 +96,16 @@ def invoices_draft(*, month: Month) -> CloseReport:
             status__in=[InvoiceStatus.DRAFT, InvoiceStatus.ISSUED],
         ).values_list("customer_id", "id", "status")
     }
-    tariff_rows = {tariff.id: tariff for tariff in Tariff.objects.all()}
+    tariff_rows = tariffs_by_id()
     tariffs_by_code = {tariff.code: tariff for tariff in tariff_rows.values()}
     to_draft = [s for s in subscriptions if _status(current.get(s.customer_id)) != "issued"]
-    rows_by_customer: dict[int, list[tuple]] = {}
-    if to_draft:
-        customer_ids = [s.customer_id for s in to_draft]
-        for customer_id, *row in usage_rows(
-            month=month, customers=customer_ids, tariffs=tariff_rows
-        ):
-            rows_by_customer.setdefault(customer_id, []).append(row)
+    rows_by_customer = (
+        usage_rows_by_customer(
+            month=month, customers=[s.customer_id for s in to_draft], tariffs=tariff_rows
+        )
+        if to_draft
+        else {}
+    )
     new, refreshed, lines = [], [], []
     descriptions: dict = {}
     # Terms and VAT are functions of a few fields: computed once per distinct value.

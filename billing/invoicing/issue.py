@@ -7,14 +7,18 @@ Money comes from billing.pricing only, the VAT decision from billing.vat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from billing.catalog.tariffs import tariffs_by_id
 from billing.errors import BillingError
 from billing.invoicing.content import (
     SERIES_CREDIT_NOTE,
@@ -30,7 +34,6 @@ from billing.models import (
     InvoiceLine,
     InvoiceSequence,
     InvoiceStatus,
-    Tariff,
 )
 from billing.months import Month
 from billing.months import today as billing_today
@@ -38,7 +41,7 @@ from billing.pricing import price_month
 from billing.usage.selectors import (
     subscription_in_force,
     usage_from_rows,
-    usage_rows,
+    usage_rows_by_customer,
 )
 from customers.models import Customer
 
@@ -136,11 +139,9 @@ def invoice_issue(
                 _("%(customer)s has no plan in force in %(month)s.")
                 % {"customer": customer.code, "month": month}
             )
-        tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
-        usage = usage_from_rows(
-            [row[1:] for row in usage_rows(month=month, customers=[customer.id], tariffs=tariffs)],
-            tariffs,
-        )
+        tariffs = tariffs_by_id()
+        rows = usage_rows_by_customer(month=month, customers=[customer.id], tariffs=tariffs)
+        usage = usage_from_rows(rows.get(customer.id, []), tariffs)
         statement = price_month(
             terms=subscription.terms(), usage=usage, vat=customer.vat_decision()
         )
@@ -223,20 +224,46 @@ def invoices_issue_month(
 ) -> tuple[list[Invoice], list[str]]:
     """Issue every draft of the month (customer order), each on its own: (the issued invoices,
     the refusals, one message per draft not issued)."""
-    drafts = (
-        Invoice.objects.filter(
-            month=month.first_day, kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT
-        )
+    report = invoices_issue(invoices=Invoice.objects.filter(month=month.first_day), today=today)
+    return report.issued, report.refused
+
+
+@dataclass(frozen=True)
+class IssueReport:
+    issued: list[Invoice]  # in customer order
+    refused: list[str]  # "<customer code>: <why>", one per draft not issued
+    gone: int = 0  # drafts asked for by id that are no longer drafts (recomputed or issued)
+
+
+def _drafts(invoices: QuerySet[Invoice]) -> list[Invoice]:
+    return list(
+        invoices.filter(kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT)
         .select_related("customer")
         .order_by("customer__code")
     )
+
+
+def _issue_each(drafts: list[Invoice], today: date | None) -> IssueReport:
     issued, refused = [], []
     for draft in drafts:
         try:
             issued.append(invoice_issue(invoice=draft, today=today))
         except (BillingError, Invoice.DoesNotExist) as error:
             refused.append(f"{draft.customer.code}: {error}")
-    return issued, refused
+    return IssueReport(issued=issued, refused=refused)
+
+
+def invoices_issue(*, invoices: QuerySet[Invoice], today: date | None = None) -> IssueReport:
+    """Issue the draft invoices among `invoices` (customer order), each on its own: one refused
+    stops none of the others."""
+    return _issue_each(_drafts(invoices), today)
+
+
+def invoices_issue_selected(*, month: Month, invoice_ids: Sequence[int]) -> IssueReport:
+    """Issue the drafts of `month` staff selected (by id) on the month close page; a selected
+    draft that is no longer one (recomputed or issued meanwhile) is counted in `gone`."""
+    drafts = _drafts(Invoice.objects.filter(pk__in=invoice_ids, month=month.first_day))
+    return replace(_issue_each(drafts, None), gone=len(invoice_ids) - len(drafts))
 
 
 def invoice_mark_paid(*, invoice: Invoice, paid_on: date) -> Invoice:

@@ -1,5 +1,7 @@
 """Invoices, credit notes, their lines and the gapless numbering sequences."""
 
+from __future__ import annotations
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -55,6 +57,13 @@ INVOICE_FROZEN_COLUMNS = (
     "usage",
     "pdf",
 )
+
+
+class InvoiceQuerySet(models.QuerySet):
+    def issued(self) -> InvoiceQuerySet:
+        """The issued invoices (not the drafts, the cancelled ones nor the credit notes): at most
+        one per customer and month, the one that month is billed by."""
+        return self.filter(kind=InvoiceKind.INVOICE, status=InvoiceStatus.ISSUED)
 
 
 class Invoice(models.Model):
@@ -113,6 +122,8 @@ class Invoice(models.Model):
     )
     email_sent_at = models.DateTimeField(_("e-mail sent at"), null=True, blank=True)
     email_error = models.TextField(_("e-mail error"), blank=True, default="")
+
+    objects = InvoiceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("invoice")

@@ -238,44 +238,7 @@ class Subscription(models.Model):
                 errors["plan"] = _(
                     "Plan %(plan)s has fixed terms: leave the custom terms empty."
                 ) % {"plan": self.plan.code}
-        if not errors and self.pk is not None:
-            errors.update(self._changes_to_past_months())
         if errors:
             raise ValidationError(errors)
-        # Overlap with the customer's other subscriptions is checked over the whole set being
-        # saved (the admin's inline formset) and held by the database (migration 0003).
-
-    def _changes_to_past_months(self) -> dict:
-        """A past month stays billed as it was: a subscription in force before this month keeps
-        its plan, first month and terms, and its last month moves only within this month and
-        later. A change of plan ends it and starts a new subscription."""
-        from billing.months import current_month
-
-        stored = Subscription.objects.filter(pk=self.pk).first()
-        if stored is None:
-            return {}
-        this_month = current_month().first_day
-        errors = {}
-        fixed = (
-            "plan_id",
-            "first_month",
-            *(
-                f"custom_{name}"
-                for name in ("monthly_fee", "included_points", "price_per_extra_point")
-            ),
-        )
-        if stored.first_month < this_month and any(
-            getattr(stored, name) != getattr(self, name) for name in fixed
-        ):
-            errors["plan"] = _(
-                "This subscription is in force since %(month)s: its plan, first month and terms "
-                "are fixed for the months already passed. End it and add a new subscription."
-            ) % {"month": Month.of(stored.first_month)}
-        if stored.last_month != self.last_month:
-            for value in (stored.last_month, self.last_month):
-                if value is not None and value < this_month:
-                    errors["last_month"] = _(
-                        "%(value)s is a past month: a subscription's end moves only within this "
-                        "month and later."
-                    ) % {"value": Month.of(value)}
-        return errors
+        # The rules of the set (no overlap, months already passed stay billed as they were) are
+        # billing.catalog.subscriptions'; the database holds the first (migration 0003).

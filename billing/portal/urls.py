@@ -1,5 +1,5 @@
-"""The dealer portal's URLs. Every URL here is walked by tests/billing/test_portal_isolation.py
-(as the right dealer, another dealer and anonymous): a URL added without its case fails it."""
+"""The dealer portal's URLs. Every URL here is walked by tests/portal/test_isolation.py (as the
+right dealer, another dealer and anonymous): a URL added without its case fails it."""
 
 from django.urls import path, register_converter
 

@@ -1,9 +1,9 @@
 """The dealer portal: the monthly Chatpoint report, its CSV, the invoices and their PDFs.
 
 Every page names its customer in the URL (`/dealers/<code>/…`) and is found among the customers
-the user may see (report.portal_customers): another dealer's customer is a 404, exactly as a
-customer that does not exist. The short URLs of the issue (`/report/`, `/report/YYYY-MM/`,
-`/invoices/`) lead to the customer chosen last (remembered in the session), else the first.
+the user may see (selectors.portal_customers): another dealer's customer is a 404, exactly as a
+customer that does not exist. The short URLs (`/report/`, `/report/YYYY-MM/`, `/invoices/`)
+lead to the customer chosen last (remembered in the session), else the first.
 """
 
 from __future__ import annotations
@@ -15,36 +15,29 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
-from django.utils.functional import cached_property
 from django.utils.text import slugify
 from django.utils.translation import get_language, gettext_lazy, ngettext, pgettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from billing.catalog.tariffs import tariffs_by_id
 from billing.errors import InvalidMonth
 from billing.labels import actor_label
-from billing.models import Actor, Category, InvoiceStatus, Tariff
+from billing.models import Actor, Category, InvoiceStatus
 from billing.months import Month, billing_tz, current_month
 from billing.portal.chart import gauge, points_chart
+from billing.portal.chats import ChatFilter, chat_rows_streamed, month_chats
 from billing.portal.selectors import (
-    CHAT_ROW_FIELDS,
-    ChatFilter,
-    chat_rows,
-    chat_rows_streamed,
-    filtered_totals,
     invoices_of,
-    month_chats,
-    month_report,
     portal_customers,
     report_months,
+    report_page,
 )
 
 SESSION_CUSTOMER = "portal_customer"
-CHATS_PER_PAGE = 50
 CSV_LINES_PER_CHUNK = 500  # lines sent together: few writes, still constant memory
 
 
@@ -141,18 +134,6 @@ class ChatFilterForm(forms.Form):
         return ChatFilter(**self.cleaned_data)
 
 
-class _CountedPaginator(Paginator):
-    """A paginator told its count (from the month's aggregate): no COUNT(*) over the chats."""
-
-    def __init__(self, object_list, per_page, *, count: int):
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @cached_property
-    def count(self):
-        return self._known_count
-
-
 def _month(customer, value: str, months: list[Month] | None = None) -> Month:
     """The month of the URL if the customer has a report for it, else 404."""
     try:
@@ -184,26 +165,18 @@ def report(request, customer: str, month: str):
     now = timezone.now()
     months = report_months(customer=customer, now=now)
     month = _month(customer, month, months)
-    data = month_report(customer=customer, month=month, now=now)
-    form = ChatFilterForm(request.GET or None, tariffs=data.tariffs)
+    tariffs = tariffs_by_id()
+    form = ChatFilterForm(request.GET or None, tariffs=tariffs)
     chat_filter = form.chat_filter()
-    count, filtered_points = filtered_totals(data, chat_filter)
-    paginator = _CountedPaginator(
-        month_chats(
-            customer=customer, month=month, chat_filter=chat_filter, newest_first=True
-        ).values_list(*CHAT_ROW_FIELDS),
-        CHATS_PER_PAGE,
-        count=count,
-    )
-    page = paginator.get_page(request.GET.get("page"))
-    rows = chat_rows(
+    shown = report_page(
         customer=customer,
         month=month,
-        page=list(page.object_list),
-        tariffs=data.tariffs,
-        first_chats=data.first_chats,
-        from_summary=data.from_summary,
+        chat_filter=chat_filter,
+        page_number=request.GET.get("page"),
+        now=now,
+        tariffs=tariffs,
     )
+    data = shown.report
     query = {name: value for name, value in asdict(chat_filter).items() if value}
     context = {
         **_portal_context(request, customer, "report"),
@@ -214,10 +187,10 @@ def report(request, customer: str, month: str):
         "next_month": month.next() if month.next() in months else None,
         "form": form,
         "filtered": bool(query),
-        "page": page,
-        "rows": rows,
-        "count": count,
-        "filtered_points": filtered_points,
+        "page": shown.page,
+        "rows": shown.rows,
+        "count": shown.count,
+        "filtered_points": shown.filtered_points,
         "filter_query": urlencode(query),
         "actor_labels": {value: actor_label(value) for value in Actor.values},
         "category_labels": dict(Category.choices),
@@ -278,7 +251,7 @@ def report_csv(request, customer: str, month: str):
     (semicolon-separated in French, as spreadsheets there expect; commas in English)."""
     customer = _customer(request, customer)
     month = _month(customer, month)
-    tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
+    tariffs = tariffs_by_id()
     form = ChatFilterForm(request.GET or None, tariffs=tariffs)
     if form.is_bound and not form.is_valid():
         messages = "; ".join(

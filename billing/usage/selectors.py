@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connections
 from django.db.models import (
@@ -22,13 +25,12 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils.translation import gettext as _
 
+from billing.catalog.tariffs import per_contact_tariff_ids, tariffs_by_id
 from billing.errors import NoPlanInForce
 from billing.models import (
     Category,
     ChatEvent,
     Invoice,
-    InvoiceKind,
-    InvoiceStatus,
     Subscription,
     Tariff,
     Unit,
@@ -72,12 +74,7 @@ def _with_billing_month(events: QuerySet) -> QuerySet:
 
 def _issued(*, customer: Customer, month: Month) -> QuerySet:
     """The month's issued invoice (at most one), as a QuerySet to use in a subquery."""
-    return Invoice.objects.filter(
-        customer=customer,
-        month=month.first_day,
-        kind=InvoiceKind.INVOICE,
-        status=InvoiceStatus.ISSUED,
-    )
+    return Invoice.objects.issued().filter(customer=customer, month=month.first_day)
 
 
 # Later than any chat: the cut-off of a month with no issued invoice.
@@ -119,11 +116,9 @@ def events_late_pending(events: QuerySet) -> QuerySet:
     """The late chats among `events` that the issued invoice of their month does not count:
     received after it was issued. (A late chat billed since, after a credit note and a new
     invoice, keeps its `late` mark but is no longer pending.)"""
-    issued_before = Invoice.objects.filter(
+    issued_before = Invoice.objects.issued().filter(
         customer=OuterRef("customer"),
         month=OuterRef("billing_month"),
-        kind=InvoiceKind.INVOICE,
-        status=InvoiceStatus.ISSUED,
         issued_at__lt=OuterRef("received_at"),
     )
     return _with_billing_month(events.filter(late=True)).filter(Exists(issued_before))
@@ -139,13 +134,30 @@ def customer_attention(*, customer: Customer) -> dict[str, int]:
     }
 
 
-def _aggregate(events: QuerySet, *, tariffs: dict[int, Tariff], per_customer: bool):
-    """One GROUP BY over `events`: chats, points and distinct contacts per tariff and actor.
+class UsageRow(NamedTuple):
+    """One row of a month's aggregate: a tariff and actor's chats, the points of one chat (MAX:
+    for a tariff charged per engaged contact, the price of one contact), the points of all its
+    chats (SUM) and its distinct engaged contacts (counted on per-contact tariffs only)."""
+
+    tariff_id: int
+    actor: str
+    chats: int
+    unit_points: int
+    chat_points: int
+    contacts: int
+
+
+_AGGREGATE_COLUMNS = ("chats", "unit_points", "chat_points", "contacts")
+
+
+def _aggregate(events: QuerySet, *, tariffs: dict[int, Tariff], per_customer: bool) -> QuerySet:
+    """One GROUP BY over `events`: chats, points and distinct contacts per tariff and actor (and
+    customer), as tuples: (customer id,) tariff id, actor, then UsageRow's four counts.
 
     It groups by ids and joins nothing: PostgreSQL sorts the month's rows for COUNT(DISTINCT),
     and short keys sort fastest (bench/statement.py).
     """
-    per_contact = [pk for pk, tariff in tariffs.items() if tariff.unit == Unit.CONTACT_MONTH]
+    per_contact = per_contact_tariff_ids(tariffs=tariffs)
     keys = ("customer_id", "tariff_id", "actor") if per_customer else ("tariff_id", "actor")
     return (
         events.values(*keys)
@@ -156,13 +168,12 @@ def _aggregate(events: QuerySet, *, tariffs: dict[int, Tariff], per_customer: bo
             contacts=Count("contact", distinct=True, filter=Q(tariff_id__in=per_contact)),
         )
         .order_by()
-        .values_list(*keys, "chats", "unit_points", "chat_points", "contacts")
+        .values_list(*keys, *_AGGREGATE_COLUMNS)
     )
 
 
-def usage_from_rows(rows, tariffs: dict[int, Tariff]) -> Usage:
-    """A month's Usage from aggregate rows (see _aggregate): tuples of (tariff id, actor, chats,
-    unit points, chat points, contacts).
+def usage_from_rows(rows: Iterable[UsageRow], tariffs: dict[int, Tariff]) -> Usage:
+    """A month's Usage from its aggregate rows (UsageRow).
 
     A tariff charged per engaged contact costs its points once per distinct contact in the month
     (rule 2). Such a tariff only changes points on the first day of a month, so every event of
@@ -170,43 +181,50 @@ def usage_from_rows(rows, tariffs: dict[int, Tariff]) -> Usage:
     """
     lines = []
     engaged = 0
-    for tariff_id, actor, chats, unit_points, chat_points, contacts in rows:
-        tariff = tariffs[tariff_id]
+    for row in rows:
+        tariff = tariffs[row.tariff_id]
         is_per_contact = tariff.unit == Unit.CONTACT_MONTH
         if is_per_contact:
-            engaged += contacts
+            engaged += row.contacts
         lines.append(
             UsageLine(
                 tariff=tariff.code,
                 category=tariff.category,
-                actor=actor,
-                chats=chats,
-                points=contacts * unit_points if is_per_contact else chat_points,
-                contacts=contacts,
+                actor=row.actor,
+                chats=row.chats,
+                points=row.contacts * row.unit_points if is_per_contact else row.chat_points,
+                contacts=row.contacts,
             )
         )
     lines.sort(key=lambda line: (_CATEGORY_ORDER.get(line.category, 99), line.tariff, line.actor))
     return Usage(lines=tuple(lines), engaged_contacts=engaged)
 
 
-def usage_rows(*, month: Month, customers: list[int], tariffs: dict[int, Tariff]):
-    """The aggregate rows of several customers' month in one query (per customer, tariff and
-    actor), for months not invoiced yet (month close): every chat not voided counts.
-
-    A list of plain tuples, fetched without Django's per-value converters (the month close reads
-    some 92,000 rows; the database already returns ints)."""
+def usage_rows_by_customer(
+    *, month: Month, customers: list[int], tariffs: dict[int, Tariff]
+) -> dict[int, list[UsageRow]]:
+    """The aggregate rows of several customers' month in one query, by customer id (a customer
+    with no chat has none), for months not invoiced yet (month close): every chat not voided
+    counts."""
     start, end = month.bounds(billing_tz())
     events = ChatEvent.objects.filter(
+        customer_id__in=customers,
         occurred_at__gte=start,
         occurred_at__lt=end,
         voided_at__isnull=True,
     )
-    events = events.filter(customer_id__in=customers)
     query = _aggregate(events, tariffs=tariffs, per_customer=True)
+    # Fetched as plain tuples, without Django's per-value converters (the month close reads some
+    # 92,000 rows; the database already returns ints and texts), then named.
     sql, params = query.query.sql_with_params()
     with connections[query.db].cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        fetched = cursor.fetchall()
+    rows: defaultdict[int, list[UsageRow]] = defaultdict(list)
+    make = UsageRow._make
+    for row in fetched:
+        rows[row[0]].append(make(row[1:]))
+    return dict(rows)
 
 
 def month_usage(
@@ -215,11 +233,11 @@ def month_usage(
     """A month's usage per tariff and actor: one aggregate query over the month's events that
     count (events_in_month), plus the small tariff table, read first (unless given)."""
     if tariffs is None:
-        tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
+        tariffs = tariffs_by_id()
     rows = _aggregate(
         events_in_month(customer=customer, month=month), tariffs=tariffs, per_customer=False
     )
-    return usage_from_rows(rows, tariffs)
+    return usage_from_rows((UsageRow(*row) for row in rows), tariffs)
 
 
 def invoiced_terms(invoice: Invoice, current: PlanTerms) -> PlanTerms:

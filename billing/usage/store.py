@@ -28,10 +28,10 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.catalog.tariffs import TariffBook
+from billing.catalog.tariffs import TariffBook, per_contact_tariff_ids
 from billing.models import ChatEvent, Invoice, InvoiceKind, InvoiceStatus, Subscription, Unit
 from billing.months import Month, billing_tz
-from billing.usage.summary import PG_SUMMARY_CTES, per_contact_tariffs, summary_add, summary_rebuild
+from billing.usage.summary import PG_SUMMARY_CTES, summary_add, summary_rebuild
 from billing.usage.validate import (
     IngestResult,
     InvalidChatEvent,
@@ -196,12 +196,9 @@ def _store(
             inserted, unbilled = _insert_postgresql(cursor, source, rows, now or timezone.now())
             return inserted, _existing(source, rows, inserted), unbilled
         invoiced = set(
-            Invoice.objects.filter(
-                kind=InvoiceKind.INVOICE,
-                status=InvoiceStatus.ISSUED,
-                customer_id__in=customer_ids,
-                month__in=months,
-            ).values_list("customer_id", "month")
+            Invoice.objects.issued()
+            .filter(customer_id__in=customer_ids, month__in=months)
+            .values_list("customer_id", "month")
         )
         for row in rows:
             row.late = (row.customer_id, row.month) in invoiced
@@ -221,7 +218,7 @@ def _store(
                 )
                 for row in stored
             ],
-            per_contact_tariffs(),
+            per_contact_tariff_ids(),
         )
         existing = _existing(source, rows, inserted)
         unbilled = _count_unbilled(stored)

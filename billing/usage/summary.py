@@ -22,7 +22,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
-from billing.models import ChatEvent, ContactMonth, Tariff, Unit, UsageDay
+from billing.catalog.tariffs import per_contact_tariff_ids
+from billing.models import ChatEvent, ContactMonth, UsageDay
 from billing.months import Month, billing_tz
 
 _BATCH = 500
@@ -57,8 +58,9 @@ _CONTACT_MONTH_UPSERT = _CONTACT_MONTH_INTO + "VALUES {values}" + _CONTACT_MONTH
 # PostgreSQL: the same sums taken in SQL from the rows a batch's INSERT … RETURNING gave (a CTE
 # named `ins`), in the statement that inserts them (billing.usage.store), keys in order (one lock
 # order for concurrent batches). Parameters: %(tz)s, the billing time zone, and
-# %(per_contact_unit)s, the unit of the tariffs charged per engaged contact (read in the statement:
-# no query of its own).
+# %(per_contact_unit)s, the unit of the tariffs charged per engaged contact: the ids
+# billing.catalog.tariffs.per_contact_tariff_ids() gives, read here in the statement (no query of
+# its own). Elsewhere those ids come from that function only.
 _DAYS_FROM_INS = """
     SELECT customer_id, (occurred_at AT TIME ZONE %(tz)s)::date, tariff_id, actor, count(*),
            sum(points)
@@ -85,10 +87,6 @@ PG_SUMMARY_CTES = "".join(
         ")",
     ]
 )
-
-
-def per_contact_tariffs() -> set[int]:
-    return set(Tariff.objects.filter(unit=Unit.CONTACT_MONTH).values_list("id", flat=True))
 
 
 def _upsert(cursor, statement: str, rows: list[tuple]) -> None:
@@ -173,7 +171,7 @@ def summary_rebuild(*, customers: list[int] | None = None, month: Month | None =
         events = events.filter(occurred_at__gte=start, occurred_at__lt=end)
         days = days.filter(day__gte=month.first_day, day__lt=month.next().first_day)
         contacts = contacts.filter(month=month.first_day)
-    per_contact = per_contact_tariffs()
+    per_contact = per_contact_tariff_ids()
     with transaction.atomic():
         days.delete()
         contacts.delete()

@@ -533,6 +533,7 @@ def test_adding_a_chat_prices_it_with_the_tariff_of_its_day(staff, staff_user, n
         url, _chat_payload(customer, "test_drive", "agent", day, points="999"), **EN
     )
     clock.now = datetime.datetime.combine(next_first, datetime.time(12), tzinfo=billing_tz())
+    staff.force_login(staff_user)  # a month later, yesterday's session may have expired
     later = staff.post(
         url,
         _chat_payload(customer, "test_drive", "agent", next_first, external_id="manual-2"),

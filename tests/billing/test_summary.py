@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from billing.catalog.tariffs import tariffs_by_id
 from billing.models import ChatEvent, Tariff
 from billing.months import Month
-from billing.portal.selectors import _read_month, _read_summary
+from billing.portal.report import _read_month, _read_summary
 from billing.usage.store import events_ingest, events_void
 from tests.factories import CustomerFactory, UserFactory, subscribe
 
@@ -53,7 +54,7 @@ def random_chats(codes, count, seed):
 
 
 def compare(customer, month):
-    tariffs = {tariff.id: tariff for tariff in Tariff.objects.all()}
+    tariffs = tariffs_by_id()
     summary = _read_summary(customer=customer, month=month, tariffs=tariffs, until=NOW)
     chats = _read_month(customer=customer, month=month, tariffs=tariffs, until=NOW)
     assert summary.usage == chats.usage

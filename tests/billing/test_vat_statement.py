@@ -10,12 +10,12 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from billing.admin.plans import render_statement
+from billing.admin.customers import render_statement
 from billing.invoicing.drafts import invoices_draft
 from billing.invoicing.issue import invoice_issue
 from billing.models import Invoice
 from billing.months import Month
-from billing.portal.selectors import month_report
+from billing.portal.report import month_report
 from billing.usage.selectors import month_statement
 from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, subscribe
