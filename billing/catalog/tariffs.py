@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -106,6 +106,41 @@ class TariffBook:
         if points is None:
             raise _not_offered(tariff_code, actor)
         return PricedTariff(tariff.id, points)
+
+
+# The book of the process, reused while the tariff tables are unchanged (PostgreSQL). The stamp
+# is every row's id and xmin, the transaction that wrote it: any insert, update or delete of a
+# tariff or a version changes it, and a change rolled back restores it (the book it names is then
+# right again). Read before the book is loaded: a change committed in between only costs a reload.
+_STAMP_SQL = """
+SELECT md5(
+    (SELECT coalesce(string_agg(id::text || ':' || xmin::text, ',' ORDER BY id), '')
+     FROM {tariff})
+    || '/' ||
+    (SELECT coalesce(string_agg(id::text || ':' || xmin::text, ',' ORDER BY id), '')
+     FROM {rate})
+)
+"""
+_books: dict[str, tuple[str, TariffBook]] = {}  # per database alias: (stamp, book)
+
+
+def tariff_book() -> TariffBook:
+    """The tariffs as the database holds them now, to price chats: on PostgreSQL the process's
+    book, checked with one small query and loaded again (two queries) only when a tariff or a
+    version was written since; elsewhere a book loaded now. Read-only: never change it."""
+    if connection.vendor != "postgresql":
+        return TariffBook()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _STAMP_SQL.format(tariff=Tariff._meta.db_table, rate=TariffRate._meta.db_table)
+        )
+        (stamp,) = cursor.fetchone()
+    cached = _books.get(connection.alias)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    book = TariffBook()
+    _books[connection.alias] = (stamp, book)
+    return book
 
 
 def check_tariff_change(*, tariff: Tariff, effective_from: date, today: date | None = None) -> None:

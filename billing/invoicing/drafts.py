@@ -27,6 +27,7 @@ from billing.usage.selectors import (
     usage_from_rows,
     usage_rows_by_customer,
 )
+from customers.models import Customer
 
 
 @dataclass
@@ -87,13 +88,13 @@ def invoices_draft(*, month: Month) -> CloseReport:
         .order_by("customer__code")
         .only(*_SUBSCRIPTION_FIELDS)  # what pricing and the draft read: no address, no notes
     )
-    current = {
-        invoice.customer_id: invoice
-        for invoice in Invoice.objects.filter(
+    current = {  # customer id -> (invoice id, status): plain values, no model built
+        customer_id: (pk, status)
+        for customer_id, pk, status in Invoice.objects.filter(
             month=first,
             kind=InvoiceKind.INVOICE,
             status__in=[InvoiceStatus.DRAFT, InvoiceStatus.ISSUED],
-        ).only("id", "customer_id", "status")
+        ).values_list("customer_id", "id", "status")
     }
     tariff_rows = tariffs_by_id()
     tariffs_by_code = {tariff.code: tariff for tariff in tariff_rows.values()}
@@ -107,16 +108,33 @@ def invoices_draft(*, month: Month) -> CloseReport:
     )
     new, refreshed, lines = [], [], []
     descriptions: dict = {}
+    # Terms and VAT are functions of a few fields: computed once per distinct value.
+    terms_cache: dict[tuple, object] = {}
+    vat_cache: dict[tuple, object] = {}
     for subscription in to_draft:
         customer = subscription.customer
         usage = usage_from_rows(rows_by_customer.get(customer.id, []), tariff_rows)
-        statement = price_month(
-            terms=subscription.terms(), usage=usage, vat=customer.vat_decision()
+        terms_key = (
+            subscription.plan_id,
+            subscription.custom_monthly_fee,
+            subscription.custom_included_points,
+            subscription.custom_price_per_extra_point,
         )
+        if terms_key not in terms_cache:
+            terms_cache[terms_key] = subscription.terms()
+        vat_key = (
+            customer.country,
+            customer.vat_number,
+            customer.vat_treatment,
+            customer.vat_rate,
+        )
+        if vat_key not in vat_cache:
+            vat_cache[vat_key] = customer.vat_decision()
+        statement = price_month(terms=terms_cache[terms_key], usage=usage, vat=vat_cache[vat_key])
         draft = current.get(customer.id)
         invoice = Invoice(customer=customer, month=first)
         if draft is not None:
-            invoice.pk = draft.pk
+            invoice.pk = draft[0]
         lines += _fill(
             invoice,
             subscription=subscription,
@@ -154,12 +172,7 @@ def _write_drafts(new, refreshed, lines, *, month: Month) -> None:
             # customers (an UPDATE of thousands of rows with different values per row is one
             # CASE per column and row: minutes for 5,000 drafts, bench/close_month.py).
             stale = [invoice.pk for invoice in refreshed]
-            InvoiceLine.objects.filter(invoice_id__in=stale).delete()
-            # Drafts have no other dependent rows: a plain DELETE, not Django's collector (which
-            # reloads them and deletes in batches of 100). The triggers refuse any issued one.
-            Invoice.objects.filter(pk__in=stale, status=InvoiceStatus.DRAFT)._raw_delete(
-                Invoice.objects.db
-            )
+            _delete_drafts(stale)
             for invoice in refreshed:
                 invoice.pk = None
         _insert_drafts(new + refreshed, lines, month=month)
@@ -245,8 +258,27 @@ def _insert_drafts(invoices: list[Invoice], lines: list[InvoiceLine], *, month: 
         )
 
 
-def _status(invoice: Invoice | None) -> str | None:
-    return invoice.status if invoice else None
+def _delete_drafts(stale: list[int]) -> None:
+    """Delete these drafts and their lines. Drafts have no other dependent rows: plain DELETEs,
+    not Django's collector (which reloads them and deletes in batches of 100); on PostgreSQL the
+    ids go as one array, not thousands of parameters. The triggers refuse any issued one."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM billing_invoiceline WHERE invoice_id = ANY(%s::bigint[])", [stale]
+            )
+            cursor.execute(
+                "DELETE FROM billing_invoice WHERE id = ANY(%s::bigint[]) AND status = %s",
+                [stale, InvoiceStatus.DRAFT.value],
+            )
+        return
+    InvoiceLine.objects.filter(invoice_id__in=stale).delete()
+    Invoice.objects.filter(pk__in=stale, status=InvoiceStatus.DRAFT)._raw_delete(Invoice.objects.db)
+
+
+def _status(invoice: tuple[int, str] | None) -> str | None:
+    """The status of a customer's current invoice of the month, (id, status) or None."""
+    return invoice[1] if invoice else None
 
 
 def _attention(*, month: Month, subscriptions, current) -> Attention:
@@ -256,13 +288,18 @@ def _attention(*, month: Month, subscriptions, current) -> Attention:
         occurred_at__gte=start, occurred_at__lt=end, voided_at__isnull=True
     )
     attention = Attention()
-    for code, count in (
-        counting.exclude(customer_id__in=in_force)
-        .values_list("customer__code")
-        .annotate(count=Count("id"))
-        .order_by()
-    ):
-        attention.unbilled[code] = count
+    # The customers with no plan in force first (the small customer table), then only their
+    # chats, found through the customer+time index: no scan of the whole month's chats to find
+    # none, as at a month close where every customer has a plan.
+    without_plan = list(Customer.objects.exclude(pk__in=in_force).values_list("pk", flat=True))
+    if without_plan:
+        for code, count in (
+            counting.filter(customer_id__in=without_plan)
+            .values_list("customer__code")
+            .annotate(count=Count("id"))
+            .order_by()
+        ):
+            attention.unbilled[code] = count
     for code, count in (
         events_late_pending(counting)
         .values_list("customer__code")

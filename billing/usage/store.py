@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.catalog.tariffs import TariffBook, per_contact_tariff_ids
-from billing.models import ChatEvent, Invoice, Subscription
+from billing.models import ChatEvent, Invoice, InvoiceKind, InvoiceStatus, Subscription, Unit
 from billing.months import Month, billing_tz
 from billing.usage.summary import PG_SUMMARY_CTES, summary_add, summary_rebuild
 from billing.usage.validate import (
@@ -43,22 +44,33 @@ from billing.usage.validate import (
 )
 from customers.models import Customer
 
+_quote = json.encoder.encode_basestring  # a str as a JSON string (C), non-ASCII kept as is
 _RETRIES = 5  # a batch that lost a deadlock (it should not: rows are locked in a fixed order)
+# A chat is late when its month's invoice is issued (read in the statement, which runs after the
+# customers are locked: it sees an invoice issued meanwhile); the statement also tells, per chat
+# stored, whether a subscription covers its month (the unbilled count): no query of their own.
 _PG_INSERT_BATCH = """
 WITH ins AS (
     INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact,
                                    occurred_at, points, metadata, received_at, late)
     SELECT %(source)s, e.external_id, e.customer_id, e.tariff_id, e.actor, e.contact,
-           e.occurred_at, e.points, e.metadata, %(received)s, e.late
+           e.occurred_at, e.points, e.metadata, %(received)s,
+           EXISTS (SELECT FROM billing_invoice i
+                   WHERE i.customer_id = e.customer_id AND i.month = e.month
+                     AND i.kind = %(invoice)s AND i.status = %(issued)s)
     FROM json_to_recordset(%(document)s::json) AS e(external_id varchar, customer_id bigint,
          tariff_id bigint, actor varchar, contact varchar, occurred_at timestamptz,
-         points integer, metadata jsonb, late boolean)
+         points integer, metadata jsonb, month date)
     ON CONFLICT (source, external_id) DO NOTHING
-    RETURNING id, external_id, customer_id, tariff_id, actor, contact, occurred_at, points
+    RETURNING id, external_id, customer_id, tariff_id, actor, contact, occurred_at, points, late
 ),
 """
 _PG_INSERTED_IDS = """
-SELECT external_id, id FROM ins
+SELECT external_id, id, late,
+       NOT EXISTS (SELECT FROM billing_subscription s
+                   WHERE s.customer_id = ins.customer_id AND s.first_month <= m.month
+                     AND (s.last_month IS NULL OR s.last_month >= m.month))
+FROM ins, LATERAL (SELECT date_trunc('month', ins.occurred_at AT TIME ZONE %(tz)s)::date AS month) m
 """
 # The batch, then the summary summed in the same statement (billing.usage.summary), then the ids.
 _PG_INSERT = "".join([_PG_INSERT_BATCH, PG_SUMMARY_CTES, _PG_INSERTED_IDS])
@@ -69,35 +81,54 @@ _GENERIC_INSERT = (
 )
 
 
-def _insert_postgresql(cursor, source: str, rows: list[_Ready], now: datetime) -> dict[str, int]:
-    document = json.dumps(
-        [
-            {
-                "external_id": row.external_id,
-                "customer_id": row.customer_id,
-                "tariff_id": row.tariff_id,
-                "actor": row.actor,
-                "contact": row.contact,
-                "occurred_at": row.occurred_at.astimezone(UTC).isoformat(),
-                "points": row.points,
-                "metadata": row.meta,
-                "late": row.late,
-            }
+def _insert_postgresql(
+    cursor, source: str, rows: list[_Ready], now: datetime
+) -> tuple[dict[str, int], int]:
+    """Insert the rows (their `late` decided in the statement): the ids inserted and how many of
+    them are unbilled."""
+    # Written piece by piece: `meta` is spliced in as the validation encoded it (a JSON object,
+    # compact), the texts quoted by the json module's C function, the rest are numbers, an actor
+    # and ISO dates (nothing to escape).
+    document = (
+        "["
+        + ",".join(
+            f'{{"external_id":{_quote(row.external_id)},"customer_id":{row.customer_id:d},'
+            f'"tariff_id":{row.tariff_id:d},"actor":{_quote(row.actor)},'
+            f'"contact":{_quote(row.contact)},"occurred_at":"{row.occurred_at.isoformat()}",'
+            f'"points":{row.points:d},"metadata":{row.meta_json},"month":"{row.month.isoformat()}"}}'
             for row in rows
-        ],
-        ensure_ascii=False,
+        )
+        + "]"
     )
-    cursor.execute(
-        _PG_INSERT,
-        {
-            "source": source,
-            "received": now,
-            "document": document,
-            "tz": settings.BILLING_TIME_ZONE,
-            "per_contact": sorted(per_contact_tariff_ids()),
-        },
-    )
-    return dict(cursor.fetchall())
+    # Bound on the server, not quoted into the SQL text (the batch is some 200 KB of JSON), and
+    # prepared once per connection: parsed and planned once, not at every batch. Errors come out
+    # as Django's (the deadlock retry reads them).
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
+        raw.execute(
+            _PG_INSERT,
+            {
+                "source": source,
+                "received": now,
+                "document": document,
+                "tz": settings.BILLING_TIME_ZONE,
+                "per_contact_unit": Unit.CONTACT_MONTH.value,
+                "invoice": InvoiceKind.INVOICE.value,
+                "issued": InvoiceStatus.ISSUED.value,
+            },
+            prepare=True,
+        )
+        fetched = raw.fetchall()
+    inserted: dict[str, int] = {}
+    late: set[str] = set()
+    unbilled = 0
+    for external_id, pk, is_late, is_unbilled in fetched:
+        inserted[external_id] = pk
+        if is_late:
+            late.add(external_id)
+        unbilled += is_unbilled
+    for row in rows:
+        row.late = row.external_id in late
+    return inserted, unbilled
 
 
 def _insert_generic(cursor, source: str, rows: list[_Ready], now: datetime) -> dict[str, int]:
@@ -161,6 +192,9 @@ def _store(
     months = {row.month for row in rows}
     with transaction.atomic(), connection.cursor() as cursor:
         _lock_customers(cursor, customer_ids)
+        if connection.vendor == "postgresql":
+            inserted, unbilled = _insert_postgresql(cursor, source, rows, now or timezone.now())
+            return inserted, _existing(source, rows, inserted), unbilled
         invoiced = set(
             Invoice.objects.issued()
             .filter(customer_id__in=customer_ids, month__in=months)
@@ -168,43 +202,48 @@ def _store(
         )
         for row in rows:
             row.late = (row.customer_id, row.month) in invoiced
-        insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_generic
-        inserted = insert(cursor, source, rows, now or timezone.now())
-        if connection.vendor != "postgresql":  # PostgreSQL's insert summed them already
-            stored = [row for row in rows if row.external_id in inserted]
-            summary_add(
-                cursor,
-                [
-                    (
-                        inserted[row.external_id],
-                        row.customer_id,
-                        row.tariff_id,
-                        row.actor,
-                        row.contact,
-                        row.occurred_at,
-                        row.points,
-                    )
-                    for row in stored
-                ],
-                per_contact_tariff_ids(),
-            )
-        others = [row.external_id for row in rows if row.external_id not in inserted]
-        existing = {}
-        if others:
-            for external_id, *content in ChatEvent.objects.filter(
-                source=source, external_id__in=others
-            ).values_list(
-                "external_id",
-                "customer_id",
-                "tariff_id",
-                "actor",
-                "contact",
-                "occurred_at",
-                "metadata",
-            ):
-                existing[external_id] = tuple(content)
-        unbilled = _count_unbilled([row for row in rows if row.external_id in inserted])
+        inserted = _insert_generic(cursor, source, rows, now or timezone.now())
+        stored = [row for row in rows if row.external_id in inserted]
+        summary_add(
+            cursor,
+            [
+                (
+                    inserted[row.external_id],
+                    row.customer_id,
+                    row.tariff_id,
+                    row.actor,
+                    row.contact,
+                    row.occurred_at,
+                    row.points,
+                )
+                for row in stored
+            ],
+            per_contact_tariff_ids(),
+        )
+        existing = _existing(source, rows, inserted)
+        unbilled = _count_unbilled(stored)
     return inserted, existing, unbilled
+
+
+def _existing(source: str, rows: list[_Ready], inserted: dict[str, int]) -> dict[str, tuple]:
+    """The content stored under the ids of the batch that were not inserted (one query, none
+    when every row was)."""
+    others = [row.external_id for row in rows if row.external_id not in inserted]
+    existing = {}
+    if others:
+        for external_id, *content in ChatEvent.objects.filter(
+            source=source, external_id__in=others
+        ).values_list(
+            "external_id",
+            "customer_id",
+            "tariff_id",
+            "actor",
+            "contact",
+            "occurred_at",
+            "metadata",
+        ):
+            existing[external_id] = tuple(content)
+    return existing
 
 
 def _is_deadlock(error: OperationalError) -> bool:

@@ -58,7 +58,9 @@ _CONTACT_MONTH_UPSERT = _CONTACT_MONTH_INTO + "VALUES {values}" + _CONTACT_MONTH
 # PostgreSQL: the same sums taken in SQL from the rows a batch's INSERT … RETURNING gave (a CTE
 # named `ins`), in the statement that inserts them (billing.usage.store), keys in order (one lock
 # order for concurrent batches). Parameters: %(tz)s, the billing time zone, and
-# %(per_contact)s, the ids of the tariffs charged per engaged contact.
+# %(per_contact_unit)s, the unit of the tariffs charged per engaged contact: the ids
+# billing.catalog.tariffs.per_contact_tariff_ids() gives, read here in the statement (no query of
+# its own). Elsewhere those ids come from that function only.
 _DAYS_FROM_INS = """
     SELECT customer_id, (occurred_at AT TIME ZONE %(tz)s)::date, tariff_id, actor, count(*),
            sum(points)
@@ -69,7 +71,7 @@ _CONTACTS_FROM_INS = """
            customer_id, date_trunc('month', occurred_at AT TIME ZONE %(tz)s)::date AS month,
            tariff_id, actor, contact, occurred_at, (occurred_at AT TIME ZONE %(tz)s)::date, id,
            points
-    FROM ins WHERE tariff_id = ANY(%(per_contact)s)
+    FROM ins WHERE tariff_id IN (SELECT id FROM billing_tariff WHERE unit = %(per_contact_unit)s)
     ORDER BY customer_id, month, tariff_id, actor, contact, occurred_at, id
 """
 PG_SUMMARY_CTES = "".join(

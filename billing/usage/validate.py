@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from billing.catalog.tariffs import FUTURE_TOLERANCE, TariffBook
+from billing.catalog.tariffs import FUTURE_TOLERANCE, TariffBook, tariff_book
 from billing.errors import BillingError
 from billing.models import Actor, Unit
 from billing.months import Month, billing_tz
@@ -98,6 +98,7 @@ class _Ready:
     meta: dict
     month: date
     late: bool = False
+    meta_json: str = "{}"  # `meta` as compact JSON, encoded once (to measure it), stored as is
 
     def content(self) -> tuple:
         return (
@@ -235,7 +236,14 @@ def loads_json(text: str | bytes):
 
 
 def parse_occurred_at(value: str, *, now: datetime, tz=None) -> datetime:
-    """The chat's moment: ISO 8601 with an offset, not in the future, within the billing years."""
+    """The chat's moment (in UTC): ISO 8601 with an offset, not in the future, within the
+    billing years."""
+    return _parse_occurred_at(value, now=now, tz=tz or billing_tz())[0]
+
+
+def _parse_occurred_at(value: str, *, now: datetime, tz) -> tuple[datetime, date]:
+    """parse_occurred_at's moment in UTC and its day in the billing time zone (two time-zone
+    conversions in all)."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -250,7 +258,7 @@ def parse_occurred_at(value: str, *, now: datetime, tz=None) -> datetime:
             _("%(value)s has no time zone offset (such as +01:00 or Z).") % {"value": _show(value)},
         )
     try:
-        moment.astimezone(UTC)
+        moment = moment.astimezone(UTC)
     except OverflowError:  # the first or last day of year 1 or 9999, moved by its offset
         raise InvalidChatEvent(
             "occurred_at",
@@ -262,11 +270,12 @@ def parse_occurred_at(value: str, *, now: datetime, tz=None) -> datetime:
             _("%(value)s is in the future: a chat is reported once it is completed.")
             % {"value": _show(value)},
         )
+    day = moment.astimezone(tz).date()
     try:
-        Month.of(moment.astimezone(tz or billing_tz()).date())  # within the billing years
+        Month.of(day)  # within the billing years
     except BillingError as error:
         raise InvalidChatEvent("occurred_at", f"{_show(value)}: {error}") from None
-    return moment
+    return moment, day
 
 
 class _Checker:
@@ -285,9 +294,9 @@ class _Checker:
             errors["customer"] = _("%(value)s is not a known customer.") % {
                 "value": _show(event.customer)
             }
-        moment = None
+        moment = local_day = None
         try:
-            moment = parse_occurred_at(event.occurred_at, now=self.now, tz=self.tz)
+            moment, local_day = _parse_occurred_at(event.occurred_at, now=self.now, tz=self.tz)
         except InvalidChatEvent as error:
             errors[error.field] = error.message
         if event.actor not in _ACTORS:
@@ -307,15 +316,13 @@ class _Checker:
                 ) % {"tariff": event.tariff}
             if moment is not None and "actor" not in errors:
                 try:
-                    priced = self.book.price(
-                        event.tariff, event.actor, moment.astimezone(self.tz).date()
-                    )
+                    priced = self.book.price(event.tariff, event.actor, local_day)
                 except BillingError as error:
                     errors["tariff"] = str(error)
                 else:
                     points, tariff_id = priced.points, priced.tariff_id
+        dumped = None
         if event.meta:
-            dumped = None
             if _storable_json(event.meta):
                 with contextlib.suppress(ValueError):  # NaN or infinity
                     dumped = _COMPACT_JSON.encode(event.meta)
@@ -331,7 +338,6 @@ class _Checker:
                 }
         if errors:
             return errors
-        local_day = moment.astimezone(self.tz).date()
         return _Ready(
             index=index,
             external_id=event.id,
@@ -343,6 +349,7 @@ class _Checker:
             points=points,
             meta=event.meta or {},
             month=local_day.replace(day=1),
+            meta_json=dumped or "{}",
         )
 
 
@@ -390,7 +397,7 @@ def events_prepare(
     is stored (or found stored), each is a duplicate of what is stored, or a conflict with it.
     """
     now = now or timezone.now()
-    book = book or TariffBook()
+    book = book or tariff_book()
     parsed: list[tuple[int, EventIn]] = []
     rejected: list[Rejection] = []
     for index, raw in enumerate(events):

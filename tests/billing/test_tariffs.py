@@ -155,3 +155,40 @@ def test_codes_cannot_differ_only_by_case():
     with pytest.raises(ValidationError) as refused:
         Plan(code="grow2027", name_fr="x", name_en="x", is_custom=True).full_clean()
     assert refused.value.message_dict["code"] == ["Use capital letters, digits and underscores."]
+
+
+def test_the_cached_book_follows_every_change_of_the_tariff_tables():
+    """tariff_book() reuses the process's book (PostgreSQL) only while no tariff nor version was
+    written: a change, a new tariff, an edit of a tariff's unit each give a book that shows it."""
+    from billing.catalog.tariffs import tariff_book
+    from billing.models import Unit
+
+    day = date(2027, 1, 15)
+    first = tariff_book()
+    assert first.price("whatsapp_reminder", "bot", day).points == 1
+    assert (tariff_book() is first) == _pg()  # PostgreSQL: the same book while nothing changed
+    change("whatsapp_reminder", 5, date(2027, 1, 1))
+    assert tariff_book().price("whatsapp_reminder", "bot", day).points == 5
+    reminder = Tariff.objects.get(code="whatsapp_reminder")
+    assert tariff_book().tariff("whatsapp_reminder").unit == reminder.unit == Unit.CHAT
+    Tariff.objects.filter(pk=reminder.pk).update(unit=Unit.CONTACT_MONTH)
+    assert tariff_book().tariff("whatsapp_reminder").unit == Unit.CONTACT_MONTH
+    new = Tariff.objects.create(
+        code="brand_new",
+        category=reminder.category,
+        description_fr="Nouveau",
+        description_en="New",
+        points_bot=3,
+        effective_from=date(2026, 1, 1),
+    )
+    TariffRate.objects.create(tariff=new, effective_from=date(2026, 1, 1), points_bot=3)
+    assert tariff_book().price("brand_new", "bot", day).points == 3
+    TariffRate.objects.filter(tariff=new).delete()
+    with pytest.raises(Exception, match="no points yet"):
+        tariff_book().price("brand_new", "bot", day)
+
+
+def _pg() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
