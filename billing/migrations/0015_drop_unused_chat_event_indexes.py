@@ -29,8 +29,8 @@ def create_indexes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0009_late_help_text"),
-        ("customers", "0003_siren_in_france_or_monaco"),
+        ("billing", "0014_heartbeat"),
+        ("customers", "0006_siren_from_vat_number"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
