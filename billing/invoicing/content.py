@@ -11,12 +11,13 @@ from billing.errors import BillingError
 from billing.models import (
     Invoice,
     InvoiceLine,
+    Mandate,
     Subscription,
     Tariff,
 )
 from billing.months import Month
 from billing.pricing import LINE_OVERAGE, LINE_PLAN_FEE, Statement
-from customers.models import Customer
+from customers.models import Customer, PaymentMethod
 
 SERIES_INVOICE = "F"
 SERIES_CREDIT_NOTE = "AV"
@@ -113,8 +114,25 @@ def _country_name(customer: Customer) -> str:
         return str(customer.get_country_display())
 
 
+def _direct_debit(customer: Customer) -> dict | None:
+    """How a customer under a SEPA mandate pays, frozen at issue: the mandate in force, the
+    creditor identifier and the debited account (None: it pays by credit transfer)."""
+    if customer.payment_method != PaymentMethod.SEPA_DEBIT:
+        return None
+    mandate = Mandate.objects.filter(customer=customer, revoked_on__isnull=True).first()
+    if mandate is None:
+        return None
+    return {
+        "mandate": mandate.reference,
+        "creditor_id": mandate.creditor_id,
+        "iban": mandate.iban,
+        "scheme": mandate.scheme,
+    }
+
+
 def _buyer(customer: Customer) -> dict:
     return {
+        "direct_debit": _direct_debit(customer),
         "code": customer.code,
         "legal_name": customer.legal_name,
         "address": customer.address,

@@ -30,6 +30,7 @@ from django.utils import translation
 from django.utils.formats import date_format, number_format
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from facturx import generate_cii_xml, generate_from_binary, get_xml_from_pdf
 from pypdf.errors import PyPdfError
 
@@ -44,6 +45,7 @@ PDF_A_3B = "pdf/a-3b"
 TYPE_INVOICE = "380"  # commercial invoice (UNTDID 1001)
 TYPE_CREDIT_NOTE = "381"  # credit note
 PAYMENT_CREDIT_TRANSFER = "58"  # SEPA credit transfer (UNTDID 4461)
+PAYMENT_SEPA_DIRECT_DEBIT = "59"  # SEPA direct debit (UNTDID 4461)
 # The French e-invoicing framework's "cadre de facturation" (BT-23): S1, an invoice for services
 # only. It is the category of operation the reform asks for ("Prestations de services").
 BUSINESS_PROCESS_SERVICES = "S1"
@@ -235,15 +237,27 @@ def _data(invoice: Invoice, lines: list[InvoiceLine]) -> dict:
     else:
         due = date_format(invoice.due_date, "DATE_FORMAT")
         data["BT-9"] = invoice.due_date
-        data["BT-20"] = _(
-            "Payment due by %(due)s by credit transfer, quoting %(number)s. No discount for "
-            "early payment."
-        ) % {"due": due, "number": invoice.number}
-        data["BT-81"] = PAYMENT_CREDIT_TRANSFER
-        data["BT-82"] = _("Credit transfer")
         data["BT-83"] = invoice.number
-        data["BT-84"] = invoice.seller["iban"]
-        data["BT-86"] = invoice.seller["bic"]
+        debit = invoice.buyer.get("direct_debit")
+        if debit:  # SEPA direct debit under the mandate the invoice froze
+            data["BT-20"] = _(
+                "Payment due by %(due)s, collected by SEPA direct debit under mandate "
+                "%(mandate)s. No discount for early payment."
+            ) % {"due": due, "mandate": debit["mandate"]}
+            data["BT-81"] = PAYMENT_SEPA_DIRECT_DEBIT
+            data["BT-82"] = pgettext("payment means", "SEPA direct debit")
+            data["BT-89"] = debit["mandate"]
+            data["BT-90"] = debit["creditor_id"]
+            data["BT-91"] = debit["iban"]
+        else:
+            data["BT-20"] = _(
+                "Payment due by %(due)s by credit transfer, quoting %(number)s. No discount for "
+                "early payment."
+            ) % {"due": due, "number": invoice.number}
+            data["BT-81"] = PAYMENT_CREDIT_TRANSFER
+            data["BT-82"] = _("Credit transfer")
+            data["BT-84"] = invoice.seller["iban"]
+            data["BT-86"] = invoice.seller["bic"]
     return data
 
 

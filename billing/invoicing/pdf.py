@@ -48,9 +48,18 @@ def invoice_context(invoice: Invoice, lines: list[InvoiceLine]) -> dict:
         "vat_mention": invoiced_vat(invoice).mention,
         "late_payment_rate": Decimal(invoice.seller.get("late_payment_rate") or "0"),
         "iban": _grouped(invoice.seller.get("iban", "")),
+        # A customer under a SEPA mandate: the debited account, masked but its last four.
+        "direct_debit": _direct_debit(invoice.buyer.get("direct_debit")),
         # The seller's country is printed to a buyer abroad (the reform's mention).
         "seller_country_name": _seller_country_name(invoice),
     }
+
+
+def _direct_debit(debit: dict | None) -> dict | None:
+    if not debit:
+        return None
+    iban = debit["iban"]
+    return {**debit, "masked_iban": _grouped(iban[:4] + "•" * (len(iban) - 8) + iban[-4:])}
 
 
 def _grouped(iban: str) -> str:

@@ -404,3 +404,43 @@ def test_the_admin_shows_the_seller_s_structured_address(today, client):
     for part in ("12 rue de la Messagerie", "75011", "Paris"):
         assert f"<div>{part}</div>" in page, part
     assert reverse("admin:billing_invoice_xml", args=[invoice.pk]) in page
+
+
+def test_a_customer_under_a_sepa_mandate_is_debited_in_the_xml_and_the_pdf(today):
+    """Payment means 59 with the mandate (RUM), the creditor identifier (ICS) and the debited
+    account, frozen at issue; the PDF says so instead of asking for a transfer."""
+    from billing.payments.methods import MandateInput, mandate_create
+
+    dealer = grow_3234(siren="404833048", vat_number="FR83404833048")
+    mandate = mandate_create(
+        customer=dealer,
+        data=MandateInput(
+            debtor_name=dealer.legal_name,
+            iban="DE89370400440532013000",
+            signed_on=date(2026, 10, 1),
+            signed_place="Lyon",
+            signer_name="Marie Dupont",
+        ),
+        today=date(2026, 10, 1),
+    )
+    invoice = issue(dealer)
+    xml = invoice_facturx_xml(invoice)
+
+    assert facturx_check(xml) == []
+    assert one(xml, "//ram:SpecifiedTradeSettlementPaymentMeans/ram:TypeCode") == "59"
+    assert one(xml, "//ram:DirectDebitMandateID") == mandate.reference
+    assert one(xml, f"{SETTLEMENT}/ram:CreditorReferenceID") == mandate.creditor_id
+    assert one(xml, "//ram:PayerPartyDebtorFinancialAccount/ram:IBANID") == (
+        "DE89370400440532013000"
+    )
+    assert read(xml, "//ram:PayeePartyCreditorFinancialAccount/ram:IBANID") == []
+    assert_amounts_are_the_invoice_s(invoice, xml)
+    text = pdf_text(invoice)
+    for expected in (
+        "Moyen de paiement Prélèvement SEPA",
+        f"Référence unique du mandat (RUM) {mandate.reference}",
+        f"Identifiant créancier SEPA (ICS) {mandate.creditor_id}",
+        "Compte débité DE89 •••• •••• •••• ••30 00",
+    ):
+        assert expected in text, expected
+    assert "Moyen de paiement Virement" not in text
