@@ -71,7 +71,22 @@ def _find_by_reference(data: EntryData) -> Invoice | None:
     return found[0] if len(found) == 1 else None
 
 
-def _find_by_amount(data: EntryData) -> Invoice | None:
+class _Payers:
+    """The customers by normalized legal name, read once per statement (not once per entry),
+    and only if an entry needs it."""
+
+    def __init__(self):
+        self._by_name: dict[str, set[int]] | None = None
+
+    def named(self, name: str) -> set[int]:
+        if self._by_name is None:
+            self._by_name = {}
+            for pk, legal_name in Customer.objects.values_list("pk", "legal_name"):
+                self._by_name.setdefault(_normalize_name(legal_name), set()).add(pk)
+        return self._by_name.get(name, set())
+
+
+def _find_by_amount(data: EntryData, payers: _Payers) -> Invoice | None:
     customers = set()
     if data.counterparty_iban:
         customers |= set(
@@ -86,11 +101,7 @@ def _find_by_amount(data: EntryData) -> Invoice | None:
         )
     name = _normalize_name(data.counterparty_name)
     if name:
-        customers |= {
-            pk
-            for pk, legal_name in Customer.objects.values_list("pk", "legal_name")
-            if _normalize_name(legal_name) == name
-        }
+        customers |= payers.named(name)
     if not customers:
         return None
     candidates = list(
@@ -201,7 +212,9 @@ def _tell_staff_of_return(debit: DirectDebit) -> None:
         logger.warning("staff not told of the returned debit %s: %s", debit, error)
 
 
-def _import_entry(statement: BankStatement, data: EntryData, result: ImportResult) -> None:
+def _import_entry(
+    statement: BankStatement, data: EntryData, result: ImportResult, payers: _Payers
+) -> None:
     entry = BankEntry.objects.create(
         statement=statement,
         bank_reference=data.bank_reference,
@@ -231,7 +244,7 @@ def _import_entry(statement: BankStatement, data: EntryData, result: ImportResul
             .filter(end_to_end_id=data.end_to_end_id, status=DirectDebitStatus.IN_COLLECTION)
             .first()
         )
-    invoice = debit.invoice if debit else _find_by_reference(data) or _find_by_amount(data)
+    invoice = debit.invoice if debit else _find_by_reference(data) or _find_by_amount(data, payers)
     if invoice is None:
         result.unmatched.append(entry)
         return
@@ -271,14 +284,14 @@ def bank_statement_import(*, filename: str, content: bytes, user=None) -> Import
             imported_by=user,
         )
         result.statement = statement
-        seen = set()
+        seen, payers = set(), _Payers()
         for data in fresh:
             if data.bank_reference in seen:
                 continue
             seen.add(data.bank_reference)
             try:
                 with transaction.atomic():
-                    _import_entry(statement, data, result)
+                    _import_entry(statement, data, result, payers)
             except IntegrityError:
                 result.already_imported += 1  # stored meanwhile by another import
                 continue

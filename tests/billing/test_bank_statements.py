@@ -247,3 +247,25 @@ def test_admin_import_page(client, world):
     html = page.content.decode()
     assert "5 new entries (0 already imported): 3 matched, 1 direct debits returned" in html
     assert "Someone Else" in html
+
+
+def test_the_customers_names_are_read_once_per_statement_not_per_entry(world):
+    """Entries matched by the payer's name: one read of the customers' names for the statement,
+    whatever its number of entries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def names_read(entries: int) -> int:
+        lines = "".join(
+            f"2026-12-03;7.{n:02d};NAMES-{entries}-{n};Nobody SARL;;?\n" for n in range(entries)
+        )
+        content = (
+            "booking_date;amount;bank_reference;counterparty_name;counterparty_iban;remittance\n"
+            + lines
+        ).encode()
+        with CaptureQueriesContext(connection) as queries:
+            result = bank_statement_import(filename="names.csv", content=content)
+        assert len(result.unmatched) == entries
+        return sum('"legal_name"' in query["sql"] for query in queries.captured_queries)
+
+    assert names_read(2) == names_read(20) == 1
