@@ -134,6 +134,25 @@ def record(
 _invoice_numbers = itertools.count(1)
 
 
+def with_one_line(invoice, *, amount=0, description="Plan (test)", status="issued"):
+    """Give a draft written directly its one line, then its status: an issued invoice's lines
+    never change, and a credit note copies them into its Factur-X."""
+    from billing.models import InvoiceLine
+
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        position=1,
+        kind="plan_fee",
+        description=description,
+        quantity=1,
+        unit_price=amount,
+        amount=amount,
+    )
+    invoice.status = status
+    invoice.save()
+    return invoice
+
+
 def issued_invoice(customer, month, issued_at, status="issued"):
     """An issued invoice row for `month` (a date, first of month), written directly: what
     ingestion and the statements read (numbers from a test-only series, no PDF). Both parties'
@@ -141,7 +160,7 @@ def issued_invoice(customer, month, issued_at, status="issued"):
     note is a Factur-X, built from them)."""
     from billing.invoicing.content import _buyer
     from billing.invoicing.issue import _seller
-    from billing.models import Invoice, InvoiceLine
+    from billing.models import Invoice
 
     sequence = next(_invoice_numbers)
     invoice = Invoice.objects.create(
@@ -160,18 +179,7 @@ def issued_invoice(customer, month, issued_at, status="issued"):
         seller=_seller(),
         buyer=_buyer(customer),
     )
-    InvoiceLine.objects.create(
-        invoice=invoice,
-        position=1,
-        kind="plan_fee",
-        description="Plan (test)",
-        quantity=1,
-        unit_price=0,
-        amount=0,
-    )
-    invoice.status = status
-    invoice.save()
-    return invoice
+    return with_one_line(invoice, status=status)
 
 
 def due_invoice(customer, month, total, due_date, number=None):
@@ -181,7 +189,7 @@ def due_invoice(customer, month, total, due_date, number=None):
 
     from billing.invoicing.content import _buyer
     from billing.invoicing.issue import _seller
-    from billing.models import Invoice, InvoiceLine
+    from billing.models import Invoice
 
     sequence = next(_invoice_numbers)
     issue_date = due_date - timedelta(days=30)
@@ -206,17 +214,4 @@ def due_invoice(customer, month, total, due_date, number=None):
         buyer=_buyer(customer),
         pdf=b"%PDF-1.4 test invoice",
     )
-    # Its line before it is issued (an issued invoice's lines never change): a credit note
-    # copies it into its Factur-X.
-    InvoiceLine.objects.create(
-        invoice=invoice,
-        position=1,
-        kind="plan_fee",
-        description="Plan (test)",
-        quantity=1,
-        unit_price=net,
-        amount=net,
-    )
-    invoice.status = "issued"
-    invoice.save()
-    return invoice
+    return with_one_line(invoice, amount=net)

@@ -143,7 +143,7 @@ class MandateAdmin(admin.ModelAdmin):
     @admin.action(description=_("Revoke the selected mandates"), permissions=["change"])
     def revoke_selected(self, request, queryset):
         count = 0
-        for mandate in queryset.filter(revoked_on__isnull=True):
+        for mandate in queryset.in_force():
             try:
                 mandate_revoke(mandate=mandate, on=billing_today())
             except PaymentError as error:

@@ -119,7 +119,7 @@ def _direct_debit(customer: Customer) -> dict | None:
     creditor identifier and the debited account (None: it pays by credit transfer)."""
     if customer.payment_method != PaymentMethod.SEPA_DEBIT:
         return None
-    mandate = Mandate.objects.filter(customer=customer, revoked_on__isnull=True).first()
+    mandate = Mandate.objects.in_force().filter(customer=customer).first()
     if mandate is None:
         return None
     return {

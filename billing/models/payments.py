@@ -20,6 +20,12 @@ class SequenceType(models.TextChoices):
     RECURRENT = sepa.RECURRENT, _("recurrent")
 
 
+class MandateQuerySet(models.QuerySet):
+    def in_force(self) -> "MandateQuerySet":
+        """The mandates not revoked: at most one per customer (a partial unique constraint)."""
+        return self.filter(revoked_on__isnull=True)
+
+
 class Mandate(models.Model):
     """A SEPA direct-debit mandate: the customer (debtor) allows the seller (creditor, its ICS)
     to debit its account. One mandate in force per customer; a revoked one is kept."""
@@ -56,6 +62,8 @@ class Mandate(models.Model):
     )
     revoked_on = models.DateField(_("revoked on"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = MandateQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("SEPA mandate")

@@ -62,9 +62,7 @@ def _collectable():
 def _mandates_by_customer(customer_ids) -> dict[int, Mandate]:
     return {
         mandate.customer_id: mandate
-        for mandate in Mandate.objects.filter(
-            customer_id__in=set(customer_ids), revoked_on__isnull=True
-        )
+        for mandate in Mandate.objects.in_force().filter(customer_id__in=set(customer_ids))
     }
 
 
@@ -191,10 +189,9 @@ def direct_debits_export(*, collection_date: date, user=None, today: date | None
             )
         mandates = {
             mandate.customer_id: mandate
-            for mandate in Mandate.objects.select_for_update().filter(
-                customer_id__in={invoice.customer_id for invoice in invoices},
-                revoked_on__isnull=True,
-            )
+            for mandate in Mandate.objects.in_force()
+            .select_for_update()
+            .filter(customer_id__in={invoice.customer_id for invoice in invoices})
         }
         balances = invoice_balances(invoice_ids=[invoice.pk for invoice in invoices])
         by_scheme: dict[str, list[tuple[Invoice, Mandate, Decimal]]] = {}

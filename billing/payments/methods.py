@@ -127,9 +127,7 @@ def mandate_create(
     fields = mandate_check(data=data, today=today)
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
-        Mandate.objects.filter(customer=customer, revoked_on__isnull=True).update(
-            revoked_on=fields["signed_on"]
-        )
+        Mandate.objects.in_force().filter(customer=customer).update(revoked_on=fields["signed_on"])
         if not fields["reference"]:
             fields["reference"] = mandate_reference_new(customer=customer)
         mandate = Mandate(
@@ -171,7 +169,7 @@ def mandate_revoke(*, mandate: Mandate, on: date | None = None) -> Mandate:
 
 
 def mandate_in_force(*, customer: Customer) -> Mandate | None:
-    return Mandate.objects.filter(customer=customer, revoked_on__isnull=True).first()
+    return Mandate.objects.in_force().filter(customer=customer).first()
 
 
 def payment_method_set(*, customer: Customer, method: str) -> Customer:
@@ -184,7 +182,7 @@ def payment_method_set(*, customer: Customer, method: str) -> Customer:
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         if (
             method == PaymentMethod.SEPA_DEBIT
-            and not Mandate.objects.filter(customer=customer, revoked_on__isnull=True).exists()
+            and not Mandate.objects.in_force().filter(customer=customer).exists()
         ):
             raise PaymentError(
                 _("Direct debit needs a signed SEPA mandate: sign one first."),

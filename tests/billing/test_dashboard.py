@@ -22,7 +22,6 @@ from billing.models import (
     ChatEvent,
     EmailStatus,
     Invoice,
-    InvoiceLine,
     InvoiceStatus,
     Plan,
     Subscription,
@@ -34,7 +33,7 @@ from billing.months import Month
 from billing.usage.selectors import events_late_pending, events_unbilled
 from billing.usage.store import events_void
 from customers.models import Customer
-from tests.factories import CustomerFactory, UserFactory, record, subscribe
+from tests.factories import CustomerFactory, UserFactory, record, subscribe, with_one_line
 
 pytestmark = pytest.mark.django_db
 
@@ -73,18 +72,9 @@ def document(customer, month, *, total="0.00", net=None, kind="invoice", status=
         net_total=Decimal(net) if net is not None else total,
         total=total,
     )
-    InvoiceLine.objects.create(
-        invoice=invoice,
-        position=1,
-        kind="plan_fee",
-        description=f"Plan {plan}",
-        quantity=1,
-        unit_price=invoice.net_total,
-        amount=invoice.net_total,
+    return with_one_line(
+        invoice, amount=invoice.net_total, description=f"Plan {plan}", status=status
     )
-    invoice.status = status
-    invoice.save()
-    return invoice
 
 
 @pytest.fixture
