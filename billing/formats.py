@@ -1,6 +1,7 @@
 """Formatting of money and points for the active language: `1 499,00 €` in French, `€1,499.00`
-in English; text cells a spreadsheet keeps as text. Display only: amounts arrive computed by billing.pricing. Pure: no model, no service
-(the template filters of billing.templatetags.money and the services both call it)."""
+in English; text cells a spreadsheet keeps as text. Display only: amounts arrive computed by
+billing.pricing. Pure: no model, no service (the template filters of billing.templatetags.money
+and the services both call it)."""
 
 import unicodedata
 from decimal import Decimal
