@@ -7,6 +7,7 @@ from billing.admin import (  # noqa: F401  (registers the ModelAdmins)
     customers,
     dashboard,
     events,
+    heartbeat,
     invoices,
     payments,
     plans,
