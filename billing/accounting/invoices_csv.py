@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, Subquery, Sum
+from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils.text import capfirst
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -39,13 +41,17 @@ class _Echo:
 
 
 def _paid():
-    return Subquery(
+    """The sum of the payments recorded on the invoice (0.00 without any)."""
+    paid = Subquery(
         Payment.objects.filter(invoice=OuterRef("pk"))
         .order_by()
         .values("invoice")
         .annotate(paid=Sum("amount"))
         .values("paid"),
         output_field=DecimalField(max_digits=14, decimal_places=2),
+    )
+    return Coalesce(
+        paid, Value(Decimal("0.00")), output_field=DecimalField(max_digits=14, decimal_places=2)
     )
 
 
@@ -68,7 +74,8 @@ def invoices_csv_lines(*, start: date, end: date) -> Iterator[str]:
 
     yield "\ufeff"
     yield writer.writerow(
-        [
+        capfirst(column)
+        for column in [
             _("Number"),
             _("Kind"),
             _("Issue date"),
