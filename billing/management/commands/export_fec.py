@@ -31,6 +31,9 @@ def _write(path: Path, lines: Iterable[str], encoding: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding=encoding, newline="") as file:
             file.writelines(lines)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as an ordinary file (mkstemp makes it private)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
