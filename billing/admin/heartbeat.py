@@ -69,12 +69,12 @@ class HeartbeatSilenceAdmin(ReadOnlyAdmin):
             return format_html('<strong class="silent">{}</strong>', gettext("silent now"))
         return gettext("ended")
 
-    @admin.display(description=_("chats"))
+    @admin.display(description=_("the source's chats"))
     def chats(self, silence):
         url = reverse("admin:billing_chatevent_changelist")
         return format_html(
             '<a href="{}?{}">{}</a>',
             url,
             urlencode({"source": silence.source}),
-            gettext("the source's chats"),
+            gettext("chats"),
         )
