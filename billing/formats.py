@@ -1,7 +1,9 @@
 """Formatting of money and points for the active language: `1 499,00 €` in French, `€1,499.00`
-in English. Display only: amounts arrive computed by billing.pricing. Pure: no model, no service
-(the template filters of billing.templatetags.money and the services both call it)."""
+in English; text cells a spreadsheet keeps as text. Display only: amounts arrive computed by
+billing.pricing. Pure: no model, no service (the template filters of billing.templatetags.money
+and the services both call it)."""
 
+import unicodedata
 from decimal import Decimal
 
 from django.utils.formats import number_format
@@ -34,3 +36,26 @@ def unit_price(value) -> str:
         return ""
     value = Decimal(value)
     return format_money(value, 2 if value == value.quantize(Decimal("0.01")) else 4)
+
+
+_FORMULA_SIGNS = frozenset("=+-@")
+
+
+def spreadsheet_text(value: str) -> str:
+    """A text cell a spreadsheet keeps as text: a value it would read as a formula (or a phone
+    number it would turn into a number: +336…) gets a leading apostrophe (OWASP's advice
+    against CSV injection). Chat ids, contacts and names come from outside.
+
+    A formula is a value starting with = + - @ or a tab, carriage return or line feed; also
+    when white space comes first (spaces, line breaks, the ideographic space U+3000: spreadsheets
+    skip it), and in the signs' full-width and small forms (＝ ＋ － ＠, ﹦ ﹢ ﹣ ﹫: Asian
+    keyboards type them, spreadsheets read them as the ASCII signs), which NFKC folds to ASCII.
+    """
+    if not value:
+        return value
+    if value[0] in "\t\r\n":
+        return f"'{value}"
+    first = value.lstrip()[:1]
+    if first and unicodedata.normalize("NFKC", first)[:1] in _FORMULA_SIGNS:
+        return f"'{value}"
+    return value

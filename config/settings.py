@@ -304,3 +304,15 @@ DIRECT_DEBIT_NOTICE_DAYS = env.int("DIRECT_DEBIT_NOTICE_DAYS", default=5)
 REMINDER_OFFSETS = env.list("REMINDER_OFFSETS", cast=int, default=[3, 15, 30])
 # Who on the staff is told of a rejected or returned direct debit (and other payment events).
 PAYMENTS_STAFF_EMAILS = env.list("PAYMENTS_STAFF_EMAILS", default=["compta@chatpoints.example"])
+
+# The accounting export (FEC, billing/accounting/fec.py): the accountant's journals and chart of
+# accounts. Sales: the customer's collective account (an auxiliary account per customer, its
+# code), the revenue of each VAT treatment, the VAT collected; bank: the account payments land in.
+FEC_SALES_JOURNAL = env.str("FEC_SALES_JOURNAL", default="VE")
+FEC_BANK_JOURNAL = env.str("FEC_BANK_JOURNAL", default="BQ")
+FEC_ACCOUNT_CUSTOMERS = env.str("FEC_ACCOUNT_CUSTOMERS", default="411000")
+FEC_ACCOUNT_REVENUE = env.str("FEC_ACCOUNT_REVENUE", default="706000")  # French VAT charged
+FEC_ACCOUNT_REVENUE_EU = env.str("FEC_ACCOUNT_REVENUE_EU", default="706200")  # reverse charge
+FEC_ACCOUNT_REVENUE_EXPORT = env.str("FEC_ACCOUNT_REVENUE_EXPORT", default="706300")  # outside EU
+FEC_ACCOUNT_VAT = env.str("FEC_ACCOUNT_VAT", default="445710")
+FEC_ACCOUNT_BANK = env.str("FEC_ACCOUNT_BANK", default="512000")

@@ -21,6 +21,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
+from billing.admin.accounting import accounting_urls
 from billing.admin.month_close import month_close_urls, tell_issued
 from billing.admin.payments import DirectDebitInline, PaymentInline, ReminderInline
 from billing.errors import BillingError
@@ -288,6 +289,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             *month_close_urls(self),
+            *accounting_urls(self),
             path(
                 "<int:pk>/pdf/",
                 self.admin_site.admin_view(require_safe(self.pdf_view)),

@@ -9,7 +9,6 @@ lead to the customer chosen last (remembered in the session), else the first.
 from __future__ import annotations
 
 import csv
-import unicodedata
 from dataclasses import asdict
 from urllib.parse import urlencode
 
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from billing.catalog.tariffs import tariffs_by_id
 from billing.errors import InvalidMonth
+from billing.formats import spreadsheet_text
 from billing.invoicing.facturx import invoice_facturx_xml
 from billing.labels import actor_label
 from billing.models import Actor, Category, InvoiceStatus
@@ -245,29 +245,6 @@ def _chart(data):
         included=included,
         projected=projection,
     )
-
-
-_FORMULA_SIGNS = frozenset("=+-@")
-
-
-def spreadsheet_text(value: str) -> str:
-    """A text cell a spreadsheet keeps as text: a value it would read as a formula (or a phone
-    number it would turn into a number: +336…) gets a leading apostrophe (OWASP's advice
-    against CSV injection). Chat ids and contacts come from outside.
-
-    A formula is a value starting with = + - @ or a tab, carriage return or line feed; also
-    when white space comes first (spaces, line breaks, the ideographic space U+3000: spreadsheets
-    skip it), and in the signs' full-width and small forms (＝ ＋ － ＠, ﹦ ﹢ ﹣ ﹫: Asian
-    keyboards type them, spreadsheets read them as the ASCII signs), which NFKC folds to ASCII.
-    """
-    if not value:
-        return value
-    if value[0] in "\t\r\n":
-        return f"'{value}"
-    first = value.lstrip()[:1]
-    if first and unicodedata.normalize("NFKC", first)[:1] in _FORMULA_SIGNS:
-        return f"'{value}"
-    return value
 
 
 class _Echo:

@@ -51,6 +51,7 @@ PAGE_PERMISSIONS = {
     "billing_invoice_close": "billing.issue_invoice",
     "billing_invoice_pdf": "billing.view_invoice",
     "billing_invoice_xml": "billing.view_invoice",
+    "billing_invoice_accounting_export": "billing.view_payment",  # and view_invoice
     "billing_chatevent_import": "billing.add_chatevent",
     "billing_directdebitbatch_export": "billing.add_directdebitbatch",
     "billing_directdebitbatch_xml": "billing.view_directdebitbatch",
@@ -435,6 +436,17 @@ def test_a_user_with_the_permission_uses_each_custom_page(client, world):
     assert b"<ram:ID>" + draft.number.encode() + b"</ram:ID>" in xml.content
     # A PDF without e-invoice (stored before Factur-X): no XML to give.
     assert client.get(reverse("admin:billing_invoice_xml", args=[issued.pk])).status_code == 404
+
+    client.force_login(
+        staff_user("accountant", PAGE_PERMISSIONS["billing_invoice_accounting_export"])
+    )
+    export = client.get(
+        reverse("admin:billing_invoice_accounting_export"),
+        {"start": "2026-10-01", "end": "2026-10-31", "download": "fec"},
+    )
+    assert export.status_code == 200
+    assert export["Content-Disposition"] == 'attachment; filename="732829320FEC20261031.txt"'
+    assert b"\tT2026-00001\t20261002\t" in export.content
 
     client.force_login(staff_user("importer", PAGE_PERMISSIONS["billing_chatevent_import"]))
     csv = (

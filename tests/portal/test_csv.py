@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from django.urls import reverse
 
-from billing.portal.views import spreadsheet_text
+from billing.formats import spreadsheet_text
 from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, UserFactory, subscribe
 
