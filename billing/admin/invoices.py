@@ -29,10 +29,11 @@ from billing.formats import format_money
 from billing.invoicing.dashboard import PAYMENT_STATES, receivables_filter
 from billing.invoicing.emails import invoices_send_again
 from billing.invoicing.facturx import invoice_facturx_xml
-from billing.invoicing.issue import invoice_cancel, invoice_mark_paid, invoices_issue
+from billing.invoicing.issue import invoice_cancel, invoices_issue
 from billing.models import Actor, EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from billing.months import Month
 from billing.months import today as billing_today
+from billing.payments.statements import payment_record_balance
 
 
 def _party(details: dict, keys) -> str:
@@ -394,8 +395,9 @@ class InvoiceAdmin(admin.ModelAdmin):
         if form.is_valid():
             count = 0
             for invoice in invoices:
-                invoice_mark_paid(invoice=invoice, paid_on=form.cleaned_data["paid_on"])
-                count += 1
+                paid_on = form.cleaned_data["paid_on"]
+                if payment_record_balance(invoice=invoice, paid_on=paid_on, user=request.user):
+                    count += 1
             self.message_user(
                 request,
                 gettext("%(count)d invoices marked paid.") % {"count": count},

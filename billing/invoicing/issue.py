@@ -306,14 +306,6 @@ def invoices_issue_selected(*, month: Month, invoice_ids: Sequence[int]) -> Issu
     return replace(_issue_each(drafts, None), gone=len(invoice_ids) - len(drafts))
 
 
-def invoice_mark_paid(*, invoice: Invoice, paid_on: date) -> Invoice:
-    if invoice.status != InvoiceStatus.ISSUED or invoice.kind != InvoiceKind.INVOICE:
-        raise InvoiceError(_("Only an issued invoice is paid."))
-    invoice.paid_on = paid_on
-    invoice.save(update_fields=["paid_on"])
-    return invoice
-
-
 # --- E-mail ---------------------------------------------------------------------------------------
 
 # "of October 2026", one string per month: French elides "de" before a vowel (d'avril, d'août,

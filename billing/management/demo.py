@@ -25,7 +25,7 @@ from django.utils import timezone
 from billing.catalog.tariffs import TariffBook, tariff_change
 from billing.errors import BillingError
 from billing.invoicing.drafts import invoices_draft
-from billing.invoicing.issue import invoice_cancel, invoice_issue, invoice_mark_paid
+from billing.invoicing.issue import invoice_cancel, invoice_issue
 from billing.models import (
     ChatEvent,
     Invoice,
@@ -39,6 +39,7 @@ from billing.models import (
 from billing.months import Month, billing_tz, current_month
 from billing.months import today as billing_today
 from billing.payments.methods import MandateInput, mandate_create
+from billing.payments.statements import payment_record_balance
 from billing.usage.selectors import subscriptions_in_force
 from billing.usage.store import events_ingest
 from billing.usage.summary import summary_rebuild
@@ -422,7 +423,7 @@ def _invoice_past_months(*, first: Month, this_month: Month, now: datetime) -> i
                     count += 2
                 if age not in (AGE_DUE, AGE_OVERDUE):
                     paid_on = min(invoice.issue_date + PAID_AFTER, billing_today(now))
-                    invoice_mark_paid(invoice=invoice, paid_on=paid_on)
+                    payment_record_balance(invoice=invoice, paid_on=paid_on)
         month = month.next()
     return count
 

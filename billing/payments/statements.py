@@ -151,6 +151,20 @@ def payment_record(
     return payment
 
 
+def payment_record_balance(*, invoice: Invoice, paid_on: date, user=None) -> Payment | None:
+    """A clerk records that an invoice was paid in full outside the bank files (a cheque, a
+    transfer seen on the bank's site): a payment by hand of the balance still due, so the
+    accounting export books it like any other. None when nothing is due any more."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        balance = invoice_balances(invoice_ids=[invoice.pk])[invoice.pk]
+        if balance <= 0:
+            return None
+        return payment_record(
+            invoice=invoice, amount=balance, paid_on=paid_on, kind=PaymentKind.MANUAL, user=user
+        )
+
+
 def _handle_return(entry: BankEntry, data: EntryData) -> bool:
     debit = (
         DirectDebit.objects.select_for_update()

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from billing.models import Invoice
+from billing.models import Invoice, Payment, PaymentKind
 from billing.usage.store import events_ingest
 from tests.factories import CustomerFactory, UserFactory, subscribe
 
@@ -147,6 +147,25 @@ def test_staff_record_the_day_a_payment_arrived(client, staff, dealers):
     )
     invoice.refresh_from_db()
     assert invoice.paid_on == date(2026, 11, 2)
+    # A payment by hand of the whole balance: the accounting export books it in the bank journal.
+    payment = Payment.objects.get(invoice=invoice)
+    assert (payment.amount, payment.kind, payment.paid_on) == (
+        invoice.total,
+        PaymentKind.MANUAL,
+        date(2026, 11, 2),
+    )
+    assert payment.recorded_by == staff
+    # Asked again, nothing more is recorded: nothing is due.
+    client.post(
+        changelist,
+        {
+            "action": "record_payment",
+            "_selected_action": [invoice.pk],
+            "confirm": "1",
+            "paid_on": "2026-11-03",
+        },
+    )
+    assert Payment.objects.filter(invoice=invoice).count() == 1
 
 
 def test_issuing_drafts_recomputed_meanwhile_says_so(client, staff, dealers):
