@@ -114,7 +114,9 @@ def generate(connection) -> float:
     with transaction.atomic():
         Invoice.objects.bulk_create(batch, batch_size=5000)
     print(f"  {len(batch):,} invoices ({time.perf_counter() - started:.1f} s)", flush=True)
-    dataset_mark(connection, DATASET, tables=("billing_chatevent", "billing_usageday"))
+    dataset_mark(
+        connection, DATASET, tables=("billing_chatevent", "billing_usageday", "billing_usagemonth")
+    )
     return time.perf_counter() - started
 
 

@@ -16,13 +16,24 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, Sum
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, Round
 from django.utils import timezone
 
 from billing.models import (
     ChatEvent,
-    ContactMonth,
     EmailStatus,
     Invoice,
     InvoiceKind,
@@ -33,7 +44,7 @@ from billing.models import (
     Tariff,
     Unit,
     UsageAlert,
-    UsageDay,
+    UsageMonth,
 )
 from billing.months import Month, billing_tz, current_month
 from billing.months import today as billing_today
@@ -50,9 +61,14 @@ QUOTA_OVER, QUOTA_NEAR = "over", "near"
 ZERO = Decimal("0.00")
 
 
-def cents_sum(field: str, **options) -> Sum:
-    """SUM of an amount as whole cents: exact on both databases (SQLite sums decimals as
-    floats: 1,000 × 598.80 gives 598799.999999999). Read back with `from_cents`."""
+def cents_sum(field: str, **options):
+    """SUM of an amount as whole cents, exact on both databases. PostgreSQL sums numerics
+    exactly: the sum is turned into cents once, not every row (twice as fast over the 60,000
+    invoices of the bench). SQLite sums decimals as floats (1,000 × 598.80 gives
+    598799.999999999): each amount is turned into whole cents first. Read back with
+    `from_cents`."""
+    if connection.vendor == "postgresql":
+        return Cast(Sum(field, **options) * 100, BigIntegerField())
     return Sum(Cast(Round(F(field) * 100), BigIntegerField()), **options)
 
 
@@ -66,30 +82,27 @@ def from_cents(value: int | None) -> Decimal:
 def points_by_customer(*, month: Month) -> dict[int, int]:
     """Each customer's points of `month` from the usage summary (every chat not voided: a month
     not invoiced yet counts them all): the chats' points of tariffs charged per chat, plus one
-    contact's points per engaged contact. Three queries (tariffs, days, contacts)."""
+    contact's points per engaged contact. Two queries (the tariffs, the month's totals).
+
+    Read from UsageMonth, the summary summed per customer, month and tariff by the database
+    (migration 0016): some 15 rows a dealer, where the month's days and contacts are 40 times
+    more."""
     per_contact = list(Tariff.objects.filter(unit=Unit.CONTACT_MONTH).values_list("pk", flat=True))
-    start = month.first_day
-    end = month.next().first_day
-    points: dict[int, int] = {}
-    days = (
-        UsageDay.objects.filter(day__gte=start, day__lt=end)
-        .exclude(tariff_id__in=per_contact)
+    chats_points = F("points")
+    if per_contact:
+        chats_points = Case(
+            When(tariff_id__in=per_contact, then=Value(0)),
+            default=F("points"),
+            output_field=BigIntegerField(),
+        )
+    rows = (
+        UsageMonth.objects.filter(month=month.first_day)
         .values("customer_id")
-        .annotate(total=Sum("points"))
+        .annotate(total=Sum(chats_points + F("contact_points")))
         .order_by()
         .values_list("customer_id", "total")
     )
-    contacts = (
-        ContactMonth.objects.filter(month=start)
-        .values("customer_id")
-        .annotate(total=Sum("points"))
-        .order_by()
-        .values_list("customer_id", "total")
-    )
-    for rows in (days, contacts):
-        for customer_id, total in rows:
-            points[customer_id] = points.get(customer_id, 0) + int(total)
-    return points
+    return {customer_id: int(total) for customer_id, total in rows}
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,7 @@ def dealer_quotas(*, month: Month, now: datetime | None = None) -> list[DealerQu
             "custom_price_per_extra_point",
         )
     )
+    plan_terms: dict[tuple, PlanTerms] = {}  # built once per distinct terms, not per dealer
     for customer_id, code, is_custom, *terms_values in rows:
         fee, included, price = terms_values[3:] if is_custom else terms_values[:3]
         used = points.get(customer_id, 0)
@@ -145,12 +159,15 @@ def dealer_quotas(*, month: Month, now: datetime | None = None) -> list[DealerQu
             if 2 * used * length <= (2 * included + 1) * elapsed:
                 amount = ZERO
             else:
-                terms = PlanTerms(
-                    plan=code,
-                    monthly_fee=fee,
-                    included_points=included,
-                    price_per_extra_point=price,
-                )
+                key = (code, fee, included, price)
+                terms = plan_terms.get(key)
+                if terms is None:
+                    terms = plan_terms[key] = PlanTerms(
+                        plan=code,
+                        monthly_fee=fee,
+                        included_points=included,
+                        price_per_extra_point=price,
+                    )
                 amount = project_month(
                     terms=terms, points_so_far=used, elapsed=elapsed, length=length
                 ).overage_amount
@@ -286,10 +303,12 @@ class Receivables:
 def receivables(*, today: date | None = None) -> Receivables:
     """One aggregate over the issued invoices (totals incl. VAT), and the failed e-mails."""
     today = today or billing_today()
-    aggregates = {"issued_n": Count("pk"), "issued_sum": cents_sum("total")}
+    # Counted by `total` (never null), not by id: PostgreSQL then answers from the
+    # invoice_receivable index alone (migration 0016), without reading the invoices' wide rows.
+    aggregates = {"issued_n": Count("total"), "issued_sum": cents_sum("total")}
     for state in PAYMENT_STATES:
         condition = receivables_filter(state, today)
-        aggregates[f"{state}_n"] = Count("pk", filter=condition)
+        aggregates[f"{state}_n"] = Count("total", filter=condition)
         aggregates[f"{state}_sum"] = cents_sum("total", filter=condition)
     values = receivable_invoices().aggregate(**aggregates)
     failed = (
@@ -323,8 +342,8 @@ class Attention:
 
 def unbilled_chats(*, months: list[Month]) -> dict[Month, int]:
     """Chats not voided of each of `months` whose customer has no plan in force that month, from
-    the usage summary: the customers with none first (a small query), then their summary rows
-    (the (customer, day) index), one query per month that has any."""
+    the usage summary: the customers with none first (a small query), then their month totals
+    (UsageMonth), one query per month that has any."""
     counts = {}
     for month in months:
         first = month.first_day
@@ -334,9 +353,9 @@ def unbilled_chats(*, months: list[Month]) -> dict[Month, int]:
         uncovered = list(Customer.objects.filter(~Exists(covering)).values_list("pk", flat=True))
         total = 0
         if uncovered:
-            total = UsageDay.objects.filter(
-                customer_id__in=uncovered, day__gte=first, day__lt=month.next().first_day
-            ).aggregate(chats=Sum("chats"))["chats"]
+            total = UsageMonth.objects.filter(customer_id__in=uncovered, month=first).aggregate(
+                chats=Sum("chats")
+            )["chats"]
         counts[month] = int(total or 0)
     return counts
 

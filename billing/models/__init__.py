@@ -6,7 +6,14 @@ May import the pure core (pricing, months, vat, errors) and customers.models; no
 
 from billing.models.alerts import AlertEmail, UsageAlert
 from billing.models.common import Actor, Category, Unit
-from billing.models.events import ApiToken, ChatEvent, ContactMonth, HeartbeatSilence, UsageDay
+from billing.models.events import (
+    ApiToken,
+    ChatEvent,
+    ContactMonth,
+    HeartbeatSilence,
+    UsageDay,
+    UsageMonth,
+)
 from billing.models.invoices import (
     INVOICE_FROZEN_COLUMNS,
     INVOICE_MUTABLE_FIELDS,
@@ -79,4 +86,5 @@ __all__ = [
     "TariffRate",
     "Unit",
     "UsageDay",
+    "UsageMonth",
 ]

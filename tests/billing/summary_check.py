@@ -1,6 +1,9 @@
-"""Shared by tests: the summary kept as chats arrive equals the one rebuilt from the chats."""
+"""Shared by tests: the summary kept as chats arrive equals the one rebuilt from the chats, and
+its month totals (UsageMonth, kept by the database's triggers) equal its rows summed."""
 
-from billing.models import ContactMonth, UsageDay
+from collections import defaultdict
+
+from billing.models import ContactMonth, UsageDay, UsageMonth
 from billing.usage.summary import summary_rebuild
 
 
@@ -24,7 +27,41 @@ def summary_rows():
     return days, contacts
 
 
+def usage_months():
+    """UsageMonth as stored, and as summed here from UsageDay and ContactMonth: {(customer,
+    month, tariff): (chats, points, contact points)}."""
+    stored = {
+        (customer_id, month, tariff_id): (chats, points, contact_points)
+        for customer_id, month, tariff_id, chats, points, contact_points in (
+            UsageMonth.objects.values_list(
+                "customer_id", "month", "tariff_id", "chats", "points", "contact_points"
+            )
+        )
+    }
+    sums = defaultdict(lambda: [0, 0, 0])
+    for customer_id, day, tariff_id, chats, points in UsageDay.objects.values_list(
+        "customer_id", "day", "tariff_id", "chats", "points"
+    ):
+        total = sums[(customer_id, day.replace(day=1), tariff_id)]
+        total[0] += chats
+        total[1] += points
+    for customer_id, month, tariff_id, points in ContactMonth.objects.values_list(
+        "customer_id", "month", "tariff_id", "points"
+    ):
+        sums[(customer_id, month, tariff_id)][2] += points
+    return stored, {key: tuple(total) for key, total in sums.items()}
+
+
+def assert_usage_month_matches_the_summary():
+    """Equal, but for rows whose sums are all zero: an update that takes a row's numbers back
+    to zero (a day moved to another month) leaves it, counting nothing; deletes remove them."""
+    stored, summed = usage_months()
+    assert {key: sums for key, sums in stored.items() if any(sums)} == summed
+
+
 def assert_summary_matches_the_chats():
+    assert_usage_month_matches_the_summary()
     kept = summary_rows()
     summary_rebuild()
     assert summary_rows() == kept
+    assert_usage_month_matches_the_summary()
