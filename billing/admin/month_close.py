@@ -11,20 +11,22 @@ from functools import partial
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 
 from billing.errors import BillingError
 from billing.invoicing.drafts import invoices_draft
-from billing.invoicing.issue import IssueReport
 from billing.invoicing.month_close import (
     month_close_latest,
     month_close_progress,
     month_close_retry,
     month_close_start,
+    month_close_start_selected,
 )
 from billing.models import Invoice, InvoiceStatus, ItemState, MonthCloseRun
 from billing.months import Month, current_month
@@ -131,6 +133,36 @@ def retry_failed(request: HttpRequest, month: Month) -> None:
         )
 
 
+def issue_invoices(request: HttpRequest, invoices: QuerySet[Invoice]) -> None:
+    """The invoice list's action "Issue the selected drafts": the month close's path (one run per
+    month, one task per draft, month_close_start_selected), so it never blocks. Without a broker
+    the result is told at once; with one, a link to each month's progress."""
+    runs = month_close_start_selected(invoices=invoices, user=request.user)
+    if not runs:
+        messages.warning(request, gettext("No draft among the selected invoices."))
+    for run in runs:
+        progress = month_close_progress(run=run)
+        if progress.done:
+            tell_run(request, run)
+            continue
+        month = Month.of(run.month)
+        url = f"{reverse('admin:billing_invoice_close')}?month={month}"
+        messages.info(
+            request,
+            format_html(
+                '{} <a href="{}">{}</a>',
+                ngettext(
+                    "%(count)d draft of %(month)s is being issued.",
+                    "%(count)d drafts of %(month)s are being issued.",
+                    progress.total,
+                )
+                % {"count": progress.total, "month": month},
+                url,
+                gettext("See the progress on the month close page"),
+            ),
+        )
+
+
 def tell_run(request: HttpRequest, run: MonthCloseRun) -> None:
     items = list(run.items.select_related("customer").order_by("customer__code"))
     issued = sorted(item.number for item in items if item.state == ItemState.ISSUED)
@@ -146,19 +178,6 @@ def tell_run(request: HttpRequest, run: MonthCloseRun) -> None:
 
 
 ACTIONS = {"draft": compute_drafts, "issue": issue_selected, "retry": retry_failed}
-
-
-def tell_issued(request: HttpRequest, report: IssueReport) -> None:
-    """The numbers issued, then one error per draft refused (also the invoice list's action)."""
-    if report.issued:
-        numbers = [invoice.number for invoice in report.issued]
-        messages.success(
-            request,
-            ngettext("Issued %(numbers)s.", "Issued %(count)d invoices: %(numbers)s.", len(numbers))
-            % {"count": len(numbers), "numbers": ", ".join(numbers)},
-        )
-    for message in report.refused:
-        messages.error(request, message)
 
 
 # --- the page -------------------------------------------------------------------------------------

@@ -87,3 +87,57 @@ def test_a_viewer_sees_the_progress_but_cannot_retry(client, staff):
     assert "2 émises, 1 en échec, 0 en attente (sur 3)" in html
     assert "Relancer les brouillons en échec" not in html
     assert client.post(URL, {"do": "retry"}).status_code == 403
+
+
+# --- the invoice list's action "Issue the selected drafts": the month close's path -------------
+
+CHANGELIST = reverse("admin:billing_invoice_changelist")
+
+
+def issue_action(client, invoice_ids):
+    data = {"action": "issue_drafts", "_selected_action": invoice_ids, "index": "0"}
+    return client.post(CHANGELIST, data, follow=True)
+
+
+def test_the_list_action_issues_through_a_month_close_run_eagerly_without_a_broker(
+    client, staff
+):
+    # September's drafts too: the selection spans two months, one run each (month order).
+    invoices_draft(month=Month(2026, 9))
+    ids = list(Invoice.objects.filter(status="draft").values_list("pk", flat=True))
+    html = page_text(issue_action(client, ids))
+    assert "3 factures émises : F2026-00001, F2026-00002, F2026-00003." in html  # September
+    assert "3 factures émises : F2026-00004, F2026-00005, F2026-00006." in html  # October
+    runs = list(MonthCloseRun.objects.order_by("month"))
+    assert [(run.month, run.items.count(), run.started_by.username) for run in runs] == [
+        (date(2026, 9, 1), 3, "boss"),
+        (date(2026, 10, 1), 3, "boss"),
+    ]
+    assert not Invoice.objects.filter(status="draft").exists()
+    assert set(runs[1].items.values_list("state", flat=True)) == {"issued"}
+
+
+def test_the_list_action_never_blocks_with_workers_it_links_to_the_progress(
+    client, staff, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr(month_close_service, "_dispatch", sent.extend)  # workers get the tasks
+    html = page_text(issue_action(client, drafts()[:2]))
+    assert "2 brouillons de 2026-10 en cours d'émission." in html
+    assert f'href="{URL}"' in html
+    assert "Voir l'avancement sur la page de clôture du mois" in html
+    run = MonthCloseRun.objects.get()
+    assert sorted(sent) == sorted(run.items.values_list("pk", flat=True))
+    assert Invoice.objects.filter(status="draft").count() == 3  # nothing issued in the request
+    for item_id in sent:  # the workers
+        month_close_service.month_close_item_issue(item_id=item_id)
+    html = page_text(client.get(URL))
+    assert "2 émises, 0 en échec, 0 en attente (sur 2)" in html
+
+
+def test_the_list_action_on_no_draft_says_so(client, staff):
+    issued = drafts()[0]
+    issue_action(client, [issued])
+    html = page_text(issue_action(client, [issued]))
+    assert "Aucun brouillon parmi les factures sélectionnées." in html
+    assert MonthCloseRun.objects.count() == 1
