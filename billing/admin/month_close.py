@@ -12,7 +12,7 @@ from functools import partial
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -36,7 +36,15 @@ from billing.usage.selectors import subscriptions_in_force
 
 def month_close_urls(model_admin: admin.ModelAdmin) -> list:
     view = partial(month_close_view, model_admin=model_admin)
-    return [path("close/", model_admin.admin_site.admin_view(view), name="billing_invoice_close")]
+    fragment = partial(month_close_progress_view, model_admin=model_admin)
+    return [
+        path("close/", model_admin.admin_site.admin_view(view), name="billing_invoice_close"),
+        path(
+            "close/progress/",
+            model_admin.admin_site.admin_view(fragment),
+            name="billing_invoice_close_progress",
+        ),
+    ]
 
 
 def month_close_view(request: HttpRequest, *, model_admin: admin.ModelAdmin) -> HttpResponse:
@@ -196,22 +204,29 @@ def month_close_page(
     for invoice in invoices:
         invoice.plan_label = plans.get(invoice.customer_id, invoice.plan_name)
     drafts = [invoice for invoice in invoices if invoice.status == InvoiceStatus.DRAFT]
-    run = month_close_latest(month=month)
-    progress = month_close_progress(run=run) if run is not None else None
     context = {
         **model_admin.admin_site.each_context(request),
         "title": gettext("Month close: %(month)s") % {"month": month},
         "opts": model_admin.model._meta,
-        "month": month,
         "previous": month.previous(),
         "next": month.next(),
         "invoices": invoices,
         "drafts": drafts,
         "no_email": {i.customer_id for i in drafts if not i.customer.billing_email_list},
         "month_over": month.next().first_day <= billing_today(),
+        **_progress_context(request, month, model_admin=model_admin),
+    }
+    return TemplateResponse(request, "admin/billing/invoice/close.html", context)
+
+
+def _progress_context(request: HttpRequest, month: Month, *, model_admin) -> dict:
+    """The latest run of the month: its counts (one query), its failures with their reasons;
+    the page polls them (month_close_progress_view) while drafts wait."""
+    run = month_close_latest(month=month)
+    progress = month_close_progress(run=run) if run is not None else None
+    return {
+        "month": month,
         "can_issue": model_admin.has_issue_permission(request),
-        # The latest run of the month: its counts (one query), its failures with their reasons;
-        # the page refreshes itself while drafts wait.
         "run": run,
         "progress": progress,
         "failed": list(run.items.filter(state=ItemState.FAILED).select_related("customer")[:200])
@@ -219,4 +234,14 @@ def month_close_page(
         else [],
         "refresh_seconds": 3 if progress and not progress.done else None,
     }
-    return TemplateResponse(request, "admin/billing/invoice/close.html", context)
+
+
+def month_close_progress_view(request: HttpRequest, *, model_admin) -> HttpResponse:
+    """The progress box alone (a few queries, whatever the month's size): what the page fetches
+    every few seconds while drafts wait, instead of the whole page and its thousands of rows."""
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    context = _progress_context(request, _month(request), model_admin=model_admin)
+    return TemplateResponse(request, "admin/billing/invoice/close_progress.html", context)

@@ -99,9 +99,7 @@ def issue_action(client, invoice_ids):
     return client.post(CHANGELIST, data, follow=True)
 
 
-def test_the_list_action_issues_through_a_month_close_run_eagerly_without_a_broker(
-    client, staff
-):
+def test_the_list_action_issues_through_a_month_close_run_eagerly_without_a_broker(client, staff):
     # September's drafts too: the selection spans two months, one run each (month order).
     invoices_draft(month=Month(2026, 9))
     ids = list(Invoice.objects.filter(status="draft").values_list("pk", flat=True))
@@ -141,3 +139,27 @@ def test_the_list_action_on_no_draft_says_so(client, staff):
     html = page_text(issue_action(client, [issued]))
     assert "Aucun brouillon parmi les factures sélectionnées." in html
     assert MonthCloseRun.objects.count() == 1
+
+
+def test_while_drafts_wait_the_page_polls_its_progress_box_alone(
+    client, staff, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr(month_close_service, "_dispatch", lambda item_ids: None)  # no worker yet
+    html = page_text(client.post(URL, {"do": "issue", "invoice": drafts()}, follow=True))
+    progress_url = reverse("admin:billing_invoice_close_progress") + "?month=2026-10"
+    assert f'var url = "{progress_url}";' in html
+    run = MonthCloseRun.objects.get()
+    month_close_service.month_close_item_issue(item_id=run.items.order_by("pk").first().pk)
+    with django_assert_max_num_queries(8):  # session, user, run, counts: not the month's rows
+        fragment = page_text(client.get(progress_url))
+    assert "1 émises, 0 en échec, 2 en attente (sur 3)" in fragment
+    assert 'data-done="0"' in fragment and "<table" not in fragment
+    for item in run.items.filter(state="waiting"):
+        month_close_service.month_close_item_issue(item_id=item.pk)
+    assert 'data-done="1"' in page_text(client.get(progress_url))
+
+
+def test_the_progress_box_needs_the_permission_to_view_invoices(client, staff):
+    client.force_login(UserFactory(username="nobody", is_staff=True))
+    url = reverse("admin:billing_invoice_close_progress") + "?month=2026-10"
+    assert client.get(url).status_code == 403
