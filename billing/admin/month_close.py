@@ -11,6 +11,7 @@ from functools import partial
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
@@ -28,7 +29,7 @@ from billing.invoicing.month_close import (
     month_close_start,
     month_close_start_selected,
 )
-from billing.models import Invoice, InvoiceStatus, ItemState, MonthCloseRun
+from billing.models import Invoice, InvoiceKind, InvoiceStatus, ItemState, MonthCloseRun
 from billing.months import Month, current_month
 from billing.months import today as billing_today
 from billing.usage.selectors import subscriptions_in_force
@@ -106,6 +107,16 @@ def issue_selected(request: HttpRequest, month: Month) -> None:
             )
             % {"count": gone},
         )
+    _tell_started(request, run, progress)
+
+
+def issue_all(request: HttpRequest, month: Month) -> None:
+    """Every draft of the month, on every page of the list (month_close_start)."""
+    run = month_close_start(month=month, user=request.user)
+    _tell_started(request, run, month_close_progress(run=run))
+
+
+def _tell_started(request: HttpRequest, run: MonthCloseRun, progress) -> None:
     if progress.done:
         tell_run(request, run)
     else:
@@ -185,22 +196,39 @@ def tell_run(request: HttpRequest, run: MonthCloseRun) -> None:
         messages.error(request, message)
 
 
-ACTIONS = {"draft": compute_drafts, "issue": issue_selected, "retry": retry_failed}
+ACTIONS = {
+    "draft": compute_drafts,
+    "issue": issue_selected,
+    "issue_all": issue_all,
+    "retry": retry_failed,
+}
 
 
 # --- the page -------------------------------------------------------------------------------------
 
 
+# Rows of the page's list: a month of 5,000 dealers is 25 pages, each rendered in a fraction of a
+# second (all of them at once took seconds); "issue every draft" covers the pages not shown.
+PAGE_SIZE = 200
+
+
 def month_close_page(
     request: HttpRequest, month: Month, *, model_admin: admin.ModelAdmin
 ) -> TemplateResponse:
-    invoices = list(
+    rows = (
         Invoice.objects.filter(month=month.first_day)
         .select_related("customer")
         .order_by("customer__code", "kind", "id")
     )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    invoices = list(page.object_list)
     # The plan's name in the page's language (an invoice keeps it in its own language).
-    plans = {s.customer_id: s.plan.name for s in subscriptions_in_force(month=month)}
+    plans = {
+        s.customer_id: s.plan.name
+        for s in subscriptions_in_force(month=month).filter(
+            customer_id__in={invoice.customer_id for invoice in invoices}
+        )
+    }
     for invoice in invoices:
         invoice.plan_label = plans.get(invoice.customer_id, invoice.plan_name)
     drafts = [invoice for invoice in invoices if invoice.status == InvoiceStatus.DRAFT]
@@ -211,7 +239,11 @@ def month_close_page(
         "previous": month.previous(),
         "next": month.next(),
         "invoices": invoices,
+        "page": page,
         "drafts": drafts,
+        "month_drafts": rows.filter(kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT).count()
+        if page.has_other_pages()
+        else len(drafts),
         "no_email": {i.customer_id for i in drafts if not i.customer.billing_email_list},
         "month_over": month.next().first_day <= billing_today(),
         **_progress_context(request, month, model_admin=model_admin),

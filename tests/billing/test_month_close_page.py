@@ -163,3 +163,18 @@ def test_the_progress_box_needs_the_permission_to_view_invoices(client, staff):
     client.force_login(UserFactory(username="nobody", is_staff=True))
     url = reverse("admin:billing_invoice_close_progress") + "?month=2026-10"
     assert client.get(url).status_code == 403
+
+
+def test_a_month_of_many_dealers_is_listed_by_pages_and_issued_whole(client, staff, monkeypatch):
+    from billing.admin import month_close as page_module
+
+    monkeypatch.setattr(page_module, "PAGE_SIZE", 2)
+    first = page_text(client.get(URL))
+    assert "Page 1 sur 2 (3 documents)" in first
+    assert first.count('name="invoice"') == 2  # this page's drafts only
+    assert "Émettre les 3 brouillons du mois, toutes pages confondues" in first
+    second = page_text(client.get(URL + "&page=2"))
+    assert second.count('name="invoice"') == 1 and "dealer-2" in second
+    html = page_text(client.post(URL, {"do": "issue_all"}, follow=True))
+    assert "3 factures émises : F2026-00001, F2026-00002, F2026-00003." in html
+    assert MonthCloseRun.objects.get().items.count() == 3
