@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from benchdb import (
     customers_create,
     django_env,
     migrate,
+    percentile,
     recreate_database,
     setup_django,
 )
@@ -51,6 +53,7 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chatpoints_issue_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/3"
 TARGET_SPEEDUP = 1.7
 TARGET_PDF_RATIO = 1.3
+TARGET_PAGE_MS = 300
 MONTHS = ((2026, 9), (2026, 10))
 
 
@@ -70,6 +73,14 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def pool_children(pid: int) -> list[int]:
+    """The pool processes of a prefork worker (its children)."""
+    try:
+        return [int(v) for v in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def start_workers(count: int, env: dict, logs: Path) -> list[subprocess.Popen]:
     workers = []
     for n in range(count):
@@ -83,7 +94,10 @@ def start_workers(count: int, env: dict, logs: Path) -> list[subprocess.Popen]:
                     "-A",
                     "config",
                     "worker",
-                    "--pool=solo",
+                    # The production pool (prefork), one process each: it is replaced after
+                    # CELERY_WORKER_MAX_TASKS_PER_CHILD tasks, as in production.
+                    "--pool=prefork",
+                    "--concurrency=1",
                     "--loglevel=WARNING",
                     f"--hostname=bench{count}-{n}@%h",
                     "--without-gossip",
@@ -167,6 +181,43 @@ def dealers_create(count: int) -> None:
         )
 
 
+def page_timer(month, stop: threading.Event, samples: dict[str, list[float]]) -> None:
+    """GET the progress box (what the page fetches every 3 s while drafts wait) once a second,
+    and the whole month close page (every draft's row: what a clerk opens) every 10 s, with
+    Django's test client in this process while the workers issue: each response's time, in ms.
+    (Run during the 2 workers' run only: both cores busy issuing, the worst case.)"""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.urls import reverse
+
+    user, _created = User.objects.get_or_create(
+        username="bench-clerk", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    urls = {
+        "page": f"{reverse('admin:billing_invoice_close')}?month={month}",
+        "progress": f"{reverse('admin:billing_invoice_close_progress')}?month={month}",
+    }
+    try:
+        tick = 0
+        while not stop.is_set():
+            for name, url in urls.items():
+                if name == "page" and tick % 10:
+                    continue
+                started = time.perf_counter()
+                response = client.get(url)
+                elapsed = time.perf_counter() - started
+                if response.status_code != 200:
+                    raise RuntimeError(f"GET {url} answered {response.status_code}")
+                samples[name].append(elapsed * 1000)
+            tick += 1
+            stop.wait(1.0)
+    finally:
+        connection.close()
+
+
 def one_run(*, workers_count: int, month, env: dict, logs: Path) -> dict:
     from billing.invoicing.drafts import invoices_draft
     from billing.invoicing.month_close import month_close_progress, month_close_start
@@ -176,7 +227,9 @@ def one_run(*, workers_count: int, month, env: dict, logs: Path) -> dict:
     report = invoices_draft(month=month)
     drafts = len(report.drafts)
     workers = start_workers(workers_count, env, logs)
-    samples: dict[int, list[int]] = {w.pid: [] for w in workers}
+    # RSS samples per pool process (a pool process replaced after its tasks is a new pid).
+    samples: dict[int, list[int]] = {}
+    pages: dict[str, list[float]] = {"page": [], "progress": []}
     try:
         wait_ready(app, workers_count)
         stop = threading.Event()
@@ -184,13 +237,17 @@ def one_run(*, workers_count: int, month, env: dict, logs: Path) -> dict:
         def sample():
             while not stop.is_set():
                 for worker in workers:
-                    samples[worker.pid].append(rss_kib(worker.pid))
+                    for pid in pool_children(worker.pid):
+                        samples.setdefault(pid, []).append(rss_kib(pid))
                 stop.wait(0.25)
 
         sampler = threading.Thread(target=sample, daemon=True)
+        timer = threading.Thread(target=page_timer, args=(month, stop, pages), daemon=True)
         sampler.start()
         started = time.perf_counter()
         run = month_close_start(month=month)
+        if workers_count == 2:
+            timer.start()
         while not (progress := month_close_progress(run=run)).done:
             time.sleep(0.1)
         # Done when every invoice is issued and e-mailed (the e-mails are tasks of their own).
@@ -200,6 +257,8 @@ def one_run(*, workers_count: int, month, env: dict, logs: Path) -> dict:
         elapsed = time.perf_counter() - started
         stop.set()
         sampler.join()
+        if timer.is_alive():
+            timer.join()
     finally:
         stop_workers(workers)
     if progress.failed:
@@ -210,23 +269,32 @@ def one_run(*, workers_count: int, month, env: dict, logs: Path) -> dict:
         values = [v for v in values if v]
         if values:
             memory.append((values[max(0, len(values) // 10)], values[-1], max(values)))
-    return {"drafts": drafts, "elapsed": elapsed, "memory": memory}
+    return {"drafts": drafts, "elapsed": elapsed, "memory": memory, "pages": pages}
 
 
-def pdf_alone(repeat: int) -> float:
-    """Median seconds of rendering one issued invoice's PDF in this process (warm)."""
+def pdf_alone(repeat: int) -> tuple[float, float]:
+    """Median seconds of rendering one issued invoice's PDF in this process (warm): the PDF
+    issuing stores, a PDF/A-3b carrying its Factur-X XML (the XML given, as issuing gives the one
+    it built and checked; `invoice_facturx_pdf()`), and the plain PDF (`invoice_pdf()`)."""
+    from billing.invoicing.facturx import facturx_xml_from_pdf, invoice_facturx_pdf
     from billing.invoicing.pdf import invoice_pdf
     from billing.models import Invoice
 
     invoices = list(Invoice.objects.filter(status="issued").order_by("sequence")[: repeat + 1])
-    invoice_pdf(invoices[0], list(invoices[0].lines.all()))  # warm-up
-    times = []
-    for invoice in invoices[1:]:
-        lines = list(invoice.lines.all())
+    prepared = [
+        (invoice, list(invoice.lines.all()), facturx_xml_from_pdf(bytes(invoice.pdf)))
+        for invoice in invoices
+    ]
+    invoice_facturx_pdf(prepared[0][0], prepared[0][1], xml=prepared[0][2])  # warm-up
+    facturx, plain = [], []
+    for invoice, lines, xml in prepared[1:]:
+        started = time.perf_counter()
+        invoice_facturx_pdf(invoice, lines, xml=xml)
+        facturx.append(time.perf_counter() - started)
         started = time.perf_counter()
         invoice_pdf(invoice, lines)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        plain.append(time.perf_counter() - started)
+    return statistics.median(facturx), statistics.median(plain)
 
 
 def main() -> None:
@@ -248,9 +316,23 @@ def main() -> None:
         "EMAIL_URL": f"filemail:///{mail_dir}",  # /// + an absolute path: absolute
         "CONN_MAX_AGE": "600",
     }
+    # The test client speaks plain HTTP to host "testserver": allowed, and not redirected to HTTPS.
+    os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1"
+    os.environ["SECURE_SSL_REDIRECT"] = "0"
     setup_django(url, **extra)
     migrate()
+    # Templates render without a collectstatic manifest, as in the tests (tests/conftest.py).
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)
+    from django.conf import settings
     from django.db import connection
+    from django.test.utils import override_settings
+
+    override_settings(
+        STORAGES={
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    ).enable()
 
     from billing.models import Invoice
     from billing.months import Month
@@ -270,11 +352,25 @@ def main() -> None:
             f"invoices in {result['elapsed']:.1f} s, {rate:.1f} invoices/s",
             flush=True,
         )
-        for n, (early, end, peak) in enumerate(result["memory"]):
+        memory = result["memory"]
+        if memory:
             print(
-                f"  worker {n}: memory {early / 1024:.0f} MiB at a tenth of the run, "
-                f"{end / 1024:.0f} MiB at the end (peak {peak / 1024:.0f} MiB)"
+                f"  pool processes: {len(memory)} (each replaced after "
+                f"{settings.CELERY_WORKER_MAX_TASKS_PER_CHILD:,} tasks); memory at a tenth of "
+                f"each one's life {min(m[0] for m in memory) / 1024:.0f} to "
+                f"{max(m[0] for m in memory) / 1024:.0f} MiB, at its end "
+                f"{min(m[1] for m in memory) / 1024:.0f} to {max(m[1] for m in memory) / 1024:.0f}"
+                f" MiB, peak {max(m[2] for m in memory) / 1024:.0f} MiB"
             )
+        for name, times in result["pages"].items():
+            if times:
+                worst = max(times)
+                print(
+                    f"  month close {name:8} while issuing: median {statistics.median(times):4.0f}"
+                    f" ms, p95 {percentile(times, 0.95):4.0f} ms, max {worst:4.0f} ms "
+                    f"({len(times)} GETs; target < {TARGET_PAGE_MS} ms, "
+                    f"{'met' if worst < TARGET_PAGE_MS else 'NOT met'})"
+                )
     redis_flush(redis_url)
 
     total = sum(r["drafts"] for r in results.values())
@@ -302,8 +398,11 @@ def main() -> None:
     two = results[2]["drafts"] / results[2]["elapsed"]
     speedup = two / one
     per_invoice = results[1]["elapsed"] / results[1]["drafts"]
-    alone = pdf_alone(args.pdf_repeat)
-    print(f"invoice_pdf() alone in one process: median {alone * 1000:.0f} ms")
+    alone, plain = pdf_alone(args.pdf_repeat)
+    print(
+        f"its PDF alone in one process: invoice_facturx_pdf() (PDF/A-3b + its Factur-X XML, what "
+        f"is stored) median {alone * 1000:.0f} ms; invoice_pdf() (plain PDF) {plain * 1000:.0f} ms"
+    )
     print(
         f"ratio 2 workers / 1 worker: {speedup:.2f} (target >= {TARGET_SPEEDUP}, "
         f"{'met' if speedup >= TARGET_SPEEDUP else 'NOT met'}; {os.cpu_count()} cores)"

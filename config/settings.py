@@ -236,6 +236,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A pool process is replaced after this many tasks, or once it holds more than this (KiB) after
+# a task: rendering PDFs (WeasyPrint: Pango, fontconfig) keeps about 60 KiB per invoice that is
+# never given back (measured, bench/issue_month.py), so a process living for 5,000 invoices would
+# grow by 300 MiB. 1,000 tasks (500 invoices and their e-mails) bound it to about 30 MiB; the
+# new process costs a second. (The prefork pool only, `celery worker`'s default; not --pool=solo.)
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int("CELERY_WORKER_MAX_TASKS_PER_CHILD", default=1000)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", default=400_000)
 # Redis gives an unacknowledged task (its worker killed) to another worker after this long.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),

@@ -169,9 +169,21 @@ class UsageAlertInline(admin.TabularInline):
     model = UsageAlert
     extra = 0
     can_delete = False
-    fields = ("month", "threshold", "points_used", "included_points", "created_at", "email_status")
+    fields = (
+        "month_label",
+        "threshold",
+        "points_used",
+        "included_points",
+        "created_at",
+        "email_status",
+    )
     readonly_fields = fields
     verbose_name_plural = _("usage alerts sent")
+
+    @admin.display(description=_("month"))
+    def month_label(self, alert: UsageAlert) -> str:
+        """The month as people say it ("novembre 2026"), not its first day."""
+        return date_format(alert.month, "YEAR_MONTH_FORMAT")
 
     def has_add_permission(self, request, obj=None):
         return False

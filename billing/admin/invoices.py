@@ -22,14 +22,14 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from billing.admin.accounting import accounting_urls
-from billing.admin.month_close import month_close_urls, tell_issued
+from billing.admin.month_close import issue_invoices, month_close_urls
 from billing.admin.payments import DirectDebitInline, PaymentInline, ReminderInline
 from billing.errors import BillingError
 from billing.formats import format_money
 from billing.invoicing.dashboard import PAYMENT_STATES, receivables_filter
 from billing.invoicing.emails import invoices_send_again
 from billing.invoicing.facturx import invoice_facturx_xml
-from billing.invoicing.issue import invoice_cancel, invoices_issue
+from billing.invoicing.issue import invoice_cancel
 from billing.models import Actor, EmailStatus, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from billing.months import Month
 from billing.months import today as billing_today
@@ -330,7 +330,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Issue the selected drafts"), permissions=["issue"])
     def issue_drafts(self, request, queryset):
-        tell_issued(request, invoices_issue(invoices=queryset))
+        issue_invoices(request, queryset)
 
     @admin.action(description=_("Cancel with a credit note…"), permissions=["cancel"])
     def cancel_with_credit_note(self, request, queryset):

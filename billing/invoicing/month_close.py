@@ -9,11 +9,12 @@ in the calling process (as issuing did before)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from billing.errors import BillingError
@@ -81,6 +82,20 @@ def month_close_start(
     return run
 
 
+def month_close_start_selected(*, invoices: QuerySet[Invoice], user=None) -> list[MonthCloseRun]:
+    """The drafts among `invoices` (any months: the invoice list's selection) issued the month
+    close's way: one run per month (month order), one task per draft. Returns at once with a
+    broker; without one, once every draft has been tried."""
+    by_month: dict = defaultdict(list)
+    drafts = invoices.filter(kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT).order_by()
+    for invoice_id, first_day in drafts.values_list("pk", "month"):
+        by_month[first_day].append(invoice_id)
+    return [
+        month_close_start(month=Month.of(first_day), invoice_ids=ids, user=user)
+        for first_day, ids in sorted(by_month.items())
+    ]
+
+
 def month_close_retry(*, run: MonthCloseRun) -> int:
     """Put the run's failed items back to waiting and send their tasks again; how many."""
     with transaction.atomic():
@@ -105,7 +120,12 @@ def month_close_item_issue(*, item_id: int) -> MonthCloseItem:
     item = MonthCloseItem.objects.select_related("customer").get(pk=item_id)
     if item.state == ItemState.ISSUED:
         return item
-    invoice = Invoice.objects.filter(pk=item.invoice_id).only("status", "number", "kind").first()
+    invoice = (
+        Invoice.objects.filter(pk=item.invoice_id)
+        .only("status", "number", "kind", "customer_id")
+        .order_by()  # not the model's ordering: no join with the customer
+        .first()
+    )
     if invoice is None:
         _write(
             item,

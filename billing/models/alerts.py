@@ -46,4 +46,4 @@ class UsageAlert(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.customer_id} {self.month:%Y-%m} {self.threshold} %"
+        return f"{self.month:%Y-%m}: {self.threshold} %"

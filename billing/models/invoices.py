@@ -179,7 +179,7 @@ class Invoice(models.Model):
     def save(self, *args, **kwargs):
         stored = None
         if self.pk and not kwargs.get("force_insert"):
-            stored = Invoice.objects.filter(pk=self.pk).values("status").first()
+            stored = Invoice.objects.filter(pk=self.pk).order_by().values("status").first()
             if stored and stored["status"] != InvoiceStatus.DRAFT:
                 fields = kwargs.get("update_fields")
                 if fields is None or set(fields) - INVOICE_MUTABLE_FIELDS:

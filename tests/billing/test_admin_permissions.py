@@ -49,6 +49,7 @@ ACTION_PERMISSIONS = {
 # user use it: for a page that changes something, the permission its POST needs.
 PAGE_PERMISSIONS = {
     "billing_invoice_close": "billing.issue_invoice",
+    "billing_invoice_close_progress": "billing.view_invoice",
     "billing_invoice_pdf": "billing.view_invoice",
     "billing_invoice_xml": "billing.view_invoice",
     "billing_invoice_accounting_export": "billing.view_payment",  # and view_invoice
@@ -428,6 +429,8 @@ def test_a_user_with_the_permission_uses_each_custom_page(client, world):
     assert draft.status == "issued"
 
     client.force_login(staff_user("reader", PAGE_PERMISSIONS["billing_invoice_pdf"]))
+    progress = client.get(reverse("admin:billing_invoice_close_progress") + "?month=2026-10")
+    assert progress.status_code == 200 and b'data-done="1"' in progress.content
     pdf = client.get(reverse("admin:billing_invoice_pdf", args=[issued.pk]))
     assert pdf.status_code == 200 and pdf.content == b"%PDF-1.4 test"
     xml = client.get(reverse("admin:billing_invoice_xml", args=[draft.pk]))

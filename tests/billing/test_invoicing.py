@@ -329,6 +329,52 @@ def test_a_stored_pdf_is_never_replaced_but_a_missing_one_is_filled_once(today):
     assert bytes(rows.get().pdf) == stored
 
 
+def test_a_pdf_another_delivery_stored_first_is_kept_and_the_e_mail_goes_once(
+    today, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Issuing renders the PDF from what it froze, outside any transaction, and stores it only
+    # if none is stored: a redelivered task that got there first keeps its PDF, and the one
+    # e-mail carries that PDF.
+    from billing.invoicing import issue as issuing
+
+    dealer = grow_3234()
+    invoices_draft(month=OCTOBER)
+    real = issuing.invoice_facturx_pdf
+
+    def first_stored_elsewhere(invoice, lines, *, xml=None):
+        first = real(invoice, lines, xml=xml)
+        Invoice.objects.filter(pk=invoice.pk).update(pdf=first)  # the other delivery
+        return b"%PDF-1.7 second rendering"
+
+    monkeypatch.setattr(issuing, "invoice_facturx_pdf", first_stored_elsewhere)
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice = invoice_issue(invoice=draft_of(dealer))
+    stored = bytes(Invoice.objects.get(pk=invoice.pk).pdf)
+    assert stored.startswith(b"%PDF") and stored != b"%PDF-1.7 second rendering"
+    assert bytes(invoice.pdf) == stored
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].attachments[0][1] == stored
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_pdf_store(invoice_id=invoice.pk)  # a third delivery: nothing again
+    assert len(mail.outbox) == 1
+
+
+def test_the_number_is_taken_in_one_statement_and_the_draft_saved_once(today):
+    dealer = grow_3234()
+    invoices_draft(month=OCTOBER)
+    draft = draft_of(dealer)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        invoice_issue(invoice=draft)
+    sql = [query["sql"] for query in queries.captured_queries]
+    sequence = [q for q in sql if "billing_invoicesequence" in q]
+    assert len(sequence) == 1 and "RETURNING" in sequence[0]
+    updates = [q for q in sql if q.startswith('UPDATE "billing_invoice" SET "customer_id"')]
+    assert len(updates) == 1  # saved once, issued
+
+
 def test_the_database_refuses_a_number_twice(today):
     invoice = issue(grow_3234())
     twin = CustomerFactory(code="twin")
