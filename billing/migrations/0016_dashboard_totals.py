@@ -54,6 +54,20 @@ def _pg_upsert(rows: str, *, having: str = "") -> str:
         ON CONFLICT (month, customer_id, tariff_id) DO UPDATE SET {_ADD};"""
 
 
+def _pg_subtract(source: str) -> str:
+    """The deleted rows' sums taken off their months' rows, locked first in key order (as the
+    upsert locks them): a month row that is not there (a flush emptied it first) is left absent,
+    never made negative."""
+    sums = ", ".join(f"sum({c}) AS {c}" for c in _SUMS)
+    gone = f"SELECT month, customer_id, tariff_id, {sums} FROM ({_pg_rows(source, 'old_rows', '')}) r GROUP BY 1, 2, 3"
+    keys = "m.month = g.month AND m.customer_id = g.customer_id AND m.tariff_id = g.tariff_id"
+    take = ", ".join(f"{c} = m.{c} - g.{c}" for c in _SUMS)
+    return f"""
+        PERFORM 1 FROM billing_usagemonth m JOIN ({gone}) g ON {keys}
+            ORDER BY m.month, m.customer_id, m.tariff_id FOR UPDATE OF m;
+        UPDATE billing_usagemonth m SET {take} FROM ({gone}) g WHERE {keys};"""
+
+
 def _pg_emptied(source: str) -> str:
     month = _PG_SOURCES[source][0].format(t="o")
     return f"""
@@ -79,7 +93,7 @@ BEGIN
     ELSIF TG_OP = 'UPDATE' THEN
         {_pg_upsert(changed, having=" HAVING " + " OR ".join(f"sum({c}) <> 0" for c in _SUMS))}
     ELSE
-        {_pg_upsert(_pg_rows(source, "old_rows", "-"))}
+        {_pg_subtract(source)}
         {_pg_emptied(source)}
     END IF;
     RETURN NULL;
@@ -138,6 +152,19 @@ def _sqlite_add(source: str, row: str, sign: str) -> str:
         ON CONFLICT (month, customer_id, tariff_id) DO UPDATE SET {add};"""
 
 
+def _sqlite_subtract(source: str) -> str:
+    """An old row's sums taken off its month's row, if that row is there (a flush may have
+    emptied billing_usagemonth first: nothing then to take from, and no row to make)."""
+    month = _SQLITE_MONTH[source].format(t="OLD")
+    take = ", ".join(
+        f"{column} = {column} - OLD.{value}"
+        for value, column in zip(_PG_SOURCES[source][1:], _SUMS, strict=True)
+        if value != "0"
+    )
+    return f"""UPDATE billing_usagemonth SET {take}
+        WHERE month = {month} AND customer_id = OLD.customer_id AND tariff_id = OLD.tariff_id;"""
+
+
 def _sqlite_triggers(source: str) -> list[str]:
     month = _SQLITE_MONTH[source].format(t="OLD")
     zero = " AND ".join(f"{column} = 0" for column in _SUMS)
@@ -145,9 +172,9 @@ def _sqlite_triggers(source: str) -> list[str]:
         f"""CREATE TRIGGER usage_month_{source}_insert AFTER INSERT ON billing_{source}
         BEGIN {_sqlite_add(source, "NEW", "")} END;""",
         f"""CREATE TRIGGER usage_month_{source}_update AFTER UPDATE ON billing_{source}
-        BEGIN {_sqlite_add(source, "OLD", "-")} {_sqlite_add(source, "NEW", "")} END;""",
+        BEGIN {_sqlite_subtract(source)} {_sqlite_add(source, "NEW", "")} END;""",
         f"""CREATE TRIGGER usage_month_{source}_delete AFTER DELETE ON billing_{source}
-        BEGIN {_sqlite_add(source, "OLD", "-")}
+        BEGIN {_sqlite_subtract(source)}
             DELETE FROM billing_usagemonth
             WHERE month = {month} AND customer_id = OLD.customer_id AND tariff_id = OLD.tariff_id
               AND {zero};

@@ -179,3 +179,20 @@ def test_truncating_the_summary_takes_its_sums_out(db):
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE billing_contactmonth")
     assert not UsageMonth.objects.exists()
+
+
+def test_emptying_the_month_rows_first_then_the_summary_leaves_nothing(db):
+    """Django's flush (a transactional test's teardown) deletes the tables in its own order:
+    with the month rows gone first, deleting the summary rows has nothing to take from and
+    makes no row (a negative row would outlive its customer)."""
+    dupont = CustomerFactory(code="garage-dupont")
+    drive = Tariff.objects.get(code="test_drive")
+    engaged = Tariff.objects.get(code="contact_engaged")
+    UsageDay.objects.bulk_create([_day(dupont, date(2026, 10, 1), drive, chats=2, points=130)])
+    ContactMonth.objects.bulk_create([_contact(dupont, OCTOBER, engaged, "+3361", 30)])
+    assert UsageMonth.objects.count() == 2
+    with connection.cursor() as cursor:  # not TRUNCATE: the row triggers are the ones at stake
+        cursor.execute("DELETE FROM billing_usagemonth")
+        cursor.execute("DELETE FROM billing_usageday")
+        cursor.execute("DELETE FROM billing_contactmonth")
+    assert UsageMonth.objects.count() == 0
