@@ -3,7 +3,9 @@ from the usage in a constant number of queries, and what needs attention before 
 
 from __future__ import annotations
 
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
@@ -81,6 +83,27 @@ def invoices_draft(*, month: Month) -> CloseReport:
     the month's invoices, the tariffs, one aggregate of the month's chats for every customer,
     the attention counts, then bulk writes. Running it twice creates nothing twice.
     """
+    with _cyclic_gc_paused():
+        return _invoices_draft(month)
+
+
+@contextmanager
+def _cyclic_gc_paused():
+    """Python's cyclic garbage collector paused while the month close builds its objects (5,000
+    customers: some 92,000 aggregate rows and usage lines, 5,000 statements, 30,000 model
+    instances, none of them in a reference cycle: reference counting frees them as always).
+    Running, the collector walks everything alive again and again as they pile up: 20 to 40 % of
+    the Python time of a month close (bench/close_month.py). Set back as it was afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _invoices_draft(month: Month) -> CloseReport:
     first = month.first_day
     subscriptions = list(
         subscriptions_in_force(month=month)

@@ -118,9 +118,12 @@ class UsageDay(models.Model):
     """Chats not voided of a customer's day (billing time zone) per tariff and actor, summed as
     they arrive (billing.usage.summary): what the dealer's report reads instead of the chats."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # No index of their own: customer_id starts the unique key, tariff_id is never scanned.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField()
-    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="+")
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="+", db_index=False)
     actor = models.CharField(max_length=8)
     chats = models.PositiveIntegerField()
     points = models.BigIntegerField()
@@ -173,9 +176,12 @@ class ContactMonth(models.Model):
     """A contact engaged in a customer's month (tariffs charged per engaged contact): its first
     chat of the month, the one that costs its points (billing.usage.summary)."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # No index of their own: customer_id starts the unique key, tariff_id is never scanned.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     month = models.DateField()
-    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="+")
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="+", db_index=False)
     actor = models.CharField(max_length=8)
     contact = models.CharField(max_length=200)
     first_at = models.DateTimeField()

@@ -18,7 +18,7 @@ The write is one transaction and one set-based INSERT … ON CONFLICT DO NOTHING
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -65,12 +65,25 @@ WITH ins AS (
     RETURNING id, external_id, customer_id, tariff_id, actor, contact, occurred_at, points, late
 ),
 """
-_PG_INSERTED_IDS = """
-SELECT external_id, id, late,
-       NOT EXISTS (SELECT FROM billing_subscription s
-                   WHERE s.customer_id = ins.customer_id AND s.first_month <= m.month
-                     AND (s.last_month IS NULL OR s.last_month >= m.month))
-FROM ins, LATERAL (SELECT date_trunc('month', ins.occurred_at AT TIME ZONE %(tz)s)::date AS month) m
+# One row: how many were inserted, the ids of those (only when some of the batch were not: the
+# common answer is "all", not a thousand ids), the ids of the late ones, and how many fall in a
+# month with no plan in force for their customer (a subscription looked up per customer and
+# month, not per chat).
+_PG_INSERTED_IDS = """,
+per_month AS (
+    SELECT customer_id, date_trunc('month', occurred_at AT TIME ZONE %(tz)s)::date AS month,
+           count(*) AS chats
+    FROM ins GROUP BY 1, 2
+),
+inserted AS (SELECT count(*) AS n FROM ins)
+SELECT inserted.n,
+       CASE WHEN inserted.n < %(batch)s THEN (SELECT array_agg(external_id) FROM ins) END,
+       (SELECT array_agg(external_id) FROM ins WHERE late),
+       (SELECT coalesce(sum(chats), 0)::bigint FROM per_month m
+        WHERE NOT EXISTS (SELECT FROM billing_subscription s
+                          WHERE s.customer_id = m.customer_id AND s.first_month <= m.month
+                            AND (s.last_month IS NULL OR s.last_month >= m.month)))
+FROM inserted
 """
 # The batch, then the summary summed in the same statement (billing.usage.summary), then the ids.
 _PG_INSERT = "".join([_PG_INSERT_BATCH, PG_SUMMARY_CTES, _PG_INSERTED_IDS])
@@ -83,7 +96,7 @@ _GENERIC_INSERT = (
 
 def _insert_postgresql(
     cursor, source: str, rows: list[_Ready], now: datetime
-) -> tuple[dict[str, int], int]:
+) -> tuple[set[str], int]:
     """Insert the rows (their `late` decided in the statement): the ids inserted and how many of
     them are unbilled."""
     # Written piece by piece: `meta` is spliced in as the validation encoded it (a JSON object,
@@ -114,18 +127,13 @@ def _insert_postgresql(
                 "per_contact_unit": Unit.CONTACT_MONTH.value,
                 "invoice": InvoiceKind.INVOICE.value,
                 "issued": InvoiceStatus.ISSUED.value,
+                "batch": len(rows),
             },
             prepare=True,
         )
-        fetched = raw.fetchall()
-    inserted: dict[str, int] = {}
-    late: set[str] = set()
-    unbilled = 0
-    for external_id, pk, is_late, is_unbilled in fetched:
-        inserted[external_id] = pk
-        if is_late:
-            late.add(external_id)
-        unbilled += is_unbilled
+        count, some, late_ids, unbilled = raw.fetchone()
+    inserted = {row.external_id for row in rows} if count == len(rows) else set(some or ())
+    late = set(late_ids or ())
     for row in rows:
         row.late = row.external_id in late
     return inserted, unbilled
@@ -175,7 +183,7 @@ def _lock_customers(cursor, customer_ids: list[int]) -> None:
 
 def _store(
     source: str, rows: list[_Ready], now: datetime | None
-) -> tuple[dict[str, int], dict[str, tuple], int]:
+) -> tuple[Collection[str], dict[str, tuple], int]:
     """Insert the rows not yet stored; return the ids inserted, the content of the others and
     how many of those inserted are unbilled.
 
@@ -225,7 +233,7 @@ def _store(
     return inserted, existing, unbilled
 
 
-def _existing(source: str, rows: list[_Ready], inserted: dict[str, int]) -> dict[str, tuple]:
+def _existing(source: str, rows: list[_Ready], inserted: Collection[str]) -> dict[str, tuple]:
     """The content stored under the ids of the batch that were not inserted (one query, none
     when every row was)."""
     others = [row.external_id for row in rows if row.external_id not in inserted]
@@ -267,7 +275,9 @@ def events_ingest(
         raise InvalidChatEvent("source", source_error)
     rows, rejected, repeats = events_prepare(events=events, now=now, book=book)
     result = IngestResult(rejected=rejected)
-    stored_content: dict[str, tuple] = {}  # what is stored under each id of the batch
+    # What is stored under the ids that come again in the batch (repeats are judged against it).
+    repeated = {repeat.external_id for repeat in repeats}
+    stored_content: dict[str, tuple] = {}
     if rows:
         for attempt in range(_RETRIES):
             try:
@@ -280,7 +290,8 @@ def events_ingest(
             if row.external_id in inserted:
                 result.accepted += 1
                 result.late += row.late
-                stored_content[row.external_id] = row.content()
+                if repeated and row.external_id in repeated:
+                    stored_content[row.external_id] = row.content()
                 continue
             stored = existing[row.external_id]
             stored_content[row.external_id] = stored

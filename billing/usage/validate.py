@@ -4,7 +4,6 @@ with a message per refused field naming the value and the reason (`events_prepar
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
@@ -21,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from billing.catalog.tariffs import FUTURE_TOLERANCE, TariffBook, tariff_book
 from billing.errors import BillingError
 from billing.models import Actor, Unit
-from billing.months import Month, billing_tz
+from billing.months import FIRST_YEAR, LAST_YEAR, Month, billing_tz
 from customers.models import Customer
 
 MAX_BATCH = 1000
@@ -190,6 +189,11 @@ def is_storable_text(value: str) -> bool:
 
 
 def _text_errors(event: EventIn) -> dict[str, str]:
+    # The common case first: the fields joined are storable text, so each one is (a NUL or a lone
+    # surrogate stays one when joined); else which ones are not.
+    joined = "".join([event.id, event.customer, event.tariff, event.actor, event.contact or ""])
+    if is_storable_text(joined + event.occurred_at):
+        return {}
     return {
         name: _("%(field)s holds a NUL character or invalid Unicode.") % {"field": name}
         for name in _TEXT_FIELDS
@@ -214,6 +218,23 @@ def _storable_json(value, depth: int = 0) -> bool:
     if isinstance(value, list):
         return all(_storable_json(item, depth + 1) for item in value)
     return True
+
+
+def _meta_json(meta: dict) -> str | None:
+    """`meta` as compact JSON, or None when it cannot be stored (_storable_json, or a number
+    that is not finite). Encoded first: compact JSON that is ASCII, without an escaped NUL and
+    with at most MAX_META_DEPTH brackets is storable without walking it (the common case)."""
+    try:
+        dumped = _COMPACT_JSON.encode(meta)
+    except (ValueError, RecursionError):  # NaN or infinity; nested far too deep
+        return None
+    if (
+        dumped.isascii()
+        and "\\u0000" not in dumped
+        and dumped.count("{") + dumped.count("[") <= MAX_META_DEPTH
+    ):
+        return dumped
+    return dumped if _storable_json(meta) else None
 
 
 def loads_json(text: str | bytes):
@@ -252,7 +273,7 @@ def _parse_occurred_at(value: str, *, now: datetime, tz) -> tuple[datetime, date
             _("%(value)s is not an ISO 8601 date and time, such as 2026-11-27T14:05:00+01:00.")
             % {"value": _show(value)},
         ) from None
-    if timezone.is_naive(moment):
+    if moment.utcoffset() is None:  # naive (timezone.is_naive)
         raise InvalidChatEvent(
             "occurred_at",
             _("%(value)s has no time zone offset (such as +01:00 or Z).") % {"value": _show(value)},
@@ -271,10 +292,11 @@ def _parse_occurred_at(value: str, *, now: datetime, tz) -> tuple[datetime, date
             % {"value": _show(value)},
         )
     day = moment.astimezone(tz).date()
-    try:
-        Month.of(day)  # within the billing years
-    except BillingError as error:
-        raise InvalidChatEvent("occurred_at", f"{_show(value)}: {error}") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        try:
+            Month.of(day)  # within the billing years: its message
+        except BillingError as error:
+            raise InvalidChatEvent("occurred_at", f"{_show(value)}: {error}") from None
     return moment, day
 
 
@@ -286,6 +308,13 @@ class _Checker:
         self.book = book
         self.now = now
         self.tz = billing_tz()
+        # (tariff code, actor, day) -> (points, tariff id, charged per contact): a batch prices
+        # a few hundred distinct ones at most.
+        self.priced: dict[tuple[str, str, date], tuple[int, int, bool]] = {}
+
+    @staticmethod
+    def _contact_required(tariff: str) -> str:
+        return _("%(tariff)s is charged per contact: the contact is required.") % {"tariff": tariff}
 
     def check(self, index: int, event: EventIn) -> _Ready | dict[str, str]:
         errors: dict[str, str] = {}
@@ -305,27 +334,32 @@ class _Checker:
                 "choices": ", ".join(Actor.values),
             }
         points = tariff_id = None
-        try:
-            tariff = self.book.tariff(event.tariff)
-        except BillingError as error:
-            errors["tariff"] = str(error)
+        key = (event.tariff, event.actor, local_day)
+        known = self.priced.get(key)
+        if known is not None:  # priced already: the tariff and the actor are right
+            points, tariff_id, per_contact = known
+            if per_contact and not event.contact:
+                errors["contact"] = self._contact_required(event.tariff)
         else:
-            if tariff.unit == Unit.CONTACT_MONTH and not event.contact:
-                errors["contact"] = _(
-                    "%(tariff)s is charged per contact: the contact is required."
-                ) % {"tariff": event.tariff}
-            if moment is not None and "actor" not in errors:
-                try:
-                    priced = self.book.price(event.tariff, event.actor, local_day)
-                except BillingError as error:
-                    errors["tariff"] = str(error)
-                else:
-                    points, tariff_id = priced.points, priced.tariff_id
+            try:
+                tariff = self.book.tariff(event.tariff)
+            except BillingError as error:
+                errors["tariff"] = str(error)
+            else:
+                per_contact = tariff.unit == Unit.CONTACT_MONTH
+                if per_contact and not event.contact:
+                    errors["contact"] = self._contact_required(event.tariff)
+                if moment is not None and "actor" not in errors:
+                    try:
+                        priced = self.book.price(event.tariff, event.actor, local_day)
+                    except BillingError as error:
+                        errors["tariff"] = str(error)
+                    else:
+                        points, tariff_id = priced.points, priced.tariff_id
+                        self.priced[key] = (points, tariff_id, per_contact)
         dumped = None
         if event.meta:
-            if _storable_json(event.meta):
-                with contextlib.suppress(ValueError):  # NaN or infinity
-                    dumped = _COMPACT_JSON.encode(event.meta)
+            dumped = _meta_json(event.meta)
             if dumped is None:
                 errors["meta"] = _(
                     "meta holds a NUL character, invalid Unicode, a number that is not finite, "
@@ -338,18 +372,19 @@ class _Checker:
                 }
         if errors:
             return errors
-        return _Ready(
-            index=index,
-            external_id=event.id,
-            customer_id=customer_id,
-            tariff_id=tariff_id,
-            actor=event.actor,
-            contact=event.contact or "",
-            occurred_at=moment,
-            points=points,
-            meta=event.meta or {},
-            month=local_day.replace(day=1),
-            meta_json=dumped or "{}",
+        return _Ready(  # positional: the fields' order
+            index,
+            event.id,
+            customer_id,
+            tariff_id,
+            event.actor,
+            event.contact or "",
+            moment,
+            points,
+            event.meta or {},
+            local_day.replace(day=1),
+            False,
+            dumped or "{}",
         )
 
 
