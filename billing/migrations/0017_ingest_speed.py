@@ -52,7 +52,7 @@ def _foreign_key(to: str):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0015_drop_unused_chat_event_indexes"),
+        ("billing", "0016_dashboard_totals"),
         ("customers", "0006_siren_from_vat_number"),
     ]
 
