@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 
@@ -234,7 +235,7 @@ def month_close_page(
     drafts = [invoice for invoice in invoices if invoice.status == InvoiceStatus.DRAFT]
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": gettext("Month close: %(month)s") % {"month": month},
+        "title": gettext("Month close: %(month)s") % {"month": date_format(month.first_day, "F Y")},
         "opts": model_admin.model._meta,
         "previous": month.previous(),
         "next": month.next(),

@@ -49,6 +49,9 @@ def test_month_close_page_computes_drafts_and_issues_the_selected_ones(
     assert page.status_code == 200
     assert page.context["month"].first_day == date(2026, 10, 1)  # last month by default
     assert "No invoice for this month yet" in page.content.decode()
+    assert "Month close: October 2026" in page.content.decode()  # the month as people say it
+    french = client.get(reverse(CLOSE), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Clôture du mois\xa0: octobre 2026" in french
     url = reverse(CLOSE) + "?month=2026-10"
     assert client.post(url, {"do": "draft"}).status_code == 302
     assert client.post(url, {"do": "draft"}).status_code == 302
