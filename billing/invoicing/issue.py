@@ -205,10 +205,7 @@ def invoice_pdf_store(*, invoice_id: int) -> Invoice:
             )
         if invoice.pdf is None:
             # The Factur-X: the PDF/A-3b carrying its CII XML (billing.invoicing.facturx).
-            pdf = invoice_facturx_pdf(invoice, list(invoice.lines.all()))
-            Invoice.objects.filter(pk=invoice.pk, pdf__isnull=True).update(pdf=pdf)
-            invoice.pdf = pdf
-            transaction.on_commit(lambda: einvoice_issued(invoice_id=invoice_id), robust=True)
+            _pdf_keep(invoice, invoice_facturx_pdf(invoice, list(invoice.lines.all())))
         if invoice.email_status != EmailStatus.SENT:
             enqueue("billing.invoice_send", invoice_id=invoice.pk)
     return invoice
@@ -219,14 +216,20 @@ def _pdf_store_issued(invoice: Invoice, lines: list[InvoiceLine], xml: bytes | N
     it unless one is stored already (a redelivered task that got there first: the database keeps
     the first), then e-mail it (its task sends it once). Rendered outside any transaction, so
     no row stays locked and no connection idles in a transaction while WeasyPrint works."""
-    pdf = invoice_facturx_pdf(invoice, lines, xml=xml)
+    _pdf_keep(invoice, invoice_facturx_pdf(invoice, lines, xml=xml))
+    enqueue("billing.invoice_send", invoice_id=invoice.pk)
+    return invoice
+
+
+def _pdf_keep(invoice: Invoice, pdf: bytes) -> None:
+    """Store a rendered PDF unless one is stored already (the database keeps the first: a
+    stored PDF never changes) and tell the e-invoicing platform after commit; `invoice.pdf` is
+    then the stored one."""
     if Invoice.objects.filter(pk=invoice.pk, pdf__isnull=True).update(pdf=pdf):
         invoice.pdf = pdf
         transaction.on_commit(lambda: einvoice_issued(invoice_id=invoice.pk), robust=True)
     else:
         invoice.pdf = Invoice.objects.filter(pk=invoice.pk).values_list("pdf", flat=True).get()
-    enqueue("billing.invoice_send", invoice_id=invoice.pk)
-    return invoice
 
 
 def invoice_cancel(*, invoice: Invoice, now: datetime | None = None) -> Invoice:

@@ -312,10 +312,6 @@ class _Checker:
         # a few hundred distinct ones at most.
         self.priced: dict[tuple[str, str, date], tuple[int, int, bool]] = {}
 
-    @staticmethod
-    def _contact_required(tariff: str) -> str:
-        return _("%(tariff)s is charged per contact: the contact is required.") % {"tariff": tariff}
-
     def check(self, index: int, event: EventIn) -> _Ready | dict[str, str]:
         errors: dict[str, str] = {}
         customer_id = self.customers.get(event.customer)
@@ -334,12 +330,11 @@ class _Checker:
                 "choices": ", ".join(Actor.values),
             }
         points = tariff_id = None
+        per_contact = False
         key = (event.tariff, event.actor, local_day)
         known = self.priced.get(key)
         if known is not None:  # priced already: the tariff and the actor are right
             points, tariff_id, per_contact = known
-            if per_contact and not event.contact:
-                errors["contact"] = self._contact_required(event.tariff)
         else:
             try:
                 tariff = self.book.tariff(event.tariff)
@@ -347,8 +342,6 @@ class _Checker:
                 errors["tariff"] = str(error)
             else:
                 per_contact = tariff.unit == Unit.CONTACT_MONTH
-                if per_contact and not event.contact:
-                    errors["contact"] = self._contact_required(event.tariff)
                 if moment is not None and "actor" not in errors:
                     try:
                         priced = self.book.price(event.tariff, event.actor, local_day)
@@ -357,6 +350,10 @@ class _Checker:
                     else:
                         points, tariff_id = priced.points, priced.tariff_id
                         self.priced[key] = (points, tariff_id, per_contact)
+        if per_contact and not event.contact:
+            errors["contact"] = _("%(tariff)s is charged per contact: the contact is required.") % {
+                "tariff": event.tariff
+            }
         dumped = None
         if event.meta:
             dumped = _meta_json(event.meta)
@@ -372,19 +369,18 @@ class _Checker:
                 }
         if errors:
             return errors
-        return _Ready(  # positional: the fields' order
-            index,
-            event.id,
-            customer_id,
-            tariff_id,
-            event.actor,
-            event.contact or "",
-            moment,
-            points,
-            event.meta or {},
-            local_day.replace(day=1),
-            False,
-            dumped or "{}",
+        return _Ready(
+            index=index,
+            external_id=event.id,
+            customer_id=customer_id,
+            tariff_id=tariff_id,
+            actor=event.actor,
+            contact=event.contact or "",
+            occurred_at=moment,
+            points=points,
+            meta=event.meta or {},
+            month=local_day.replace(day=1),
+            meta_json=dumped or "{}",
         )
 
 
