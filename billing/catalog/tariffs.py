@@ -70,6 +70,9 @@ class TariffBook:
 
     def __init__(self):
         self._tariffs = {tariff.code: tariff for tariff in Tariff.objects.all()}
+        # What callers remember of this book's prices (billing.usage.validate: per tariff, actor
+        # and day): the book never changes, a new one is loaded when the tariffs do.
+        self.memo: dict = {}
         self._rates: dict[int, tuple[list[date], list[TariffRate]]] = {}
         for rate in TariffRate.objects.filter(cancelled_at__isnull=True).order_by(
             "tariff_id", "effective_from", "id"

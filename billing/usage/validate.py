@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import math
 import re
+import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
+import annotated_types
+import msgspec
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,7 +28,18 @@ from customers.models import Customer
 
 MAX_BATCH = 1000
 _ACTORS = frozenset(Actor.values)  # Actor.values builds a new list at each call
-_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+# `meta` as compact JSON: what json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+# allow_nan=False).encode() writes, its C encoder made once rather than at each call (no circular
+# check: a value read from JSON cannot hold itself). NaN and infinities raise ValueError.
+def _no_default(value):
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+_COMPACT_ENCODE = json.encoder.c_make_encoder(
+    None, _no_default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+)
 MAX_META_BYTES = 4096
 
 
@@ -64,6 +78,54 @@ class EventIn(BaseModel):
 
 
 FIELDS = tuple(EventIn.model_fields)
+
+
+def _typed_like(info) -> Any:
+    """An EventIn field's type for msgspec: the same type, with the same length bounds."""
+    bounds = {}
+    for item in info.metadata:
+        if isinstance(item, annotated_types.MinLen):
+            bounds["min_length"] = item.min_length
+        elif isinstance(item, annotated_types.MaxLen):
+            bounds["max_length"] = item.max_length
+        else:  # pragma: no cover - EventIn has no other constraint
+            raise TypeError(f"EventIn constraint {item!r} has no msgspec twin")
+    kind, optional = info.annotation, False
+    if get_origin(kind) in (Union, types.UnionType) and type(None) in get_args(kind):
+        (kind,) = [arg for arg in get_args(kind) if arg is not type(None)]
+        optional = True
+    if bounds:
+        kind = Annotated[kind, msgspec.Meta(**bounds)]
+    return kind | None if optional else kind
+
+
+# EventIn as msgspec decodes it straight from a body's bytes, types and lengths checked in the
+# same pass (the API's common case: every event well formed). Built from EventIn's fields, so the
+# two cannot drift. Where msgspec accepts a document, json.loads and EventIn accept it too, with
+# equal values (tests/billing/test_ingest_fast_path.py); anything else, the body is read the slow
+# way, which names what is wrong in each event.
+EventFields = msgspec.defstruct(
+    "EventFields",
+    [
+        (name, _typed_like(info)) if info.is_required() else (name, _typed_like(info), info.default)
+        for name, info in EventIn.model_fields.items()
+    ],
+    forbid_unknown_fields=True,
+    kw_only=True,
+)
+_BATCH_DECODER = msgspec.json.Decoder(
+    msgspec.defstruct("Batch", [("events", list[EventFields])], forbid_unknown_fields=True)
+)
+
+
+def events_decode(document: str | bytes) -> list | None:
+    """The events of a JSON body {"events": [...]} decoded and typed in one pass when every event
+    is well formed (the fields of EventIn, their types and lengths); None otherwise: read it then
+    with loads_json() and events_prepare(), which say what is wrong."""
+    try:
+        return _BATCH_DECODER.decode(document).events
+    except (msgspec.MsgspecError, RecursionError, UnicodeEncodeError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +287,7 @@ def _meta_json(meta: dict) -> str | None:
     that is not finite). Encoded first: compact JSON that is ASCII, without an escaped NUL and
     with at most MAX_META_DEPTH brackets is storable without walking it (the common case)."""
     try:
-        dumped = _COMPACT_JSON.encode(meta)
+        dumped = "".join(_COMPACT_ENCODE(meta, 0))
     except (ValueError, RecursionError):  # NaN or infinity; nested far too deep
         return None
     if (
@@ -259,10 +321,10 @@ def loads_json(text: str | bytes):
 def parse_occurred_at(value: str, *, now: datetime, tz=None) -> datetime:
     """The chat's moment (in UTC): ISO 8601 with an offset, not in the future, within the
     billing years."""
-    return _parse_occurred_at(value, now=now, tz=tz or billing_tz())[0]
+    return _parse_occurred_at(value, latest=now + FUTURE_TOLERANCE, tz=tz or billing_tz())[0]
 
 
-def _parse_occurred_at(value: str, *, now: datetime, tz) -> tuple[datetime, date]:
+def _parse_occurred_at(value: str, *, latest: datetime, tz) -> tuple[datetime, date]:
     """parse_occurred_at's moment in UTC and its day in the billing time zone (two time-zone
     conversions in all)."""
     try:
@@ -285,7 +347,7 @@ def _parse_occurred_at(value: str, *, now: datetime, tz) -> tuple[datetime, date
             "occurred_at",
             _("%(value)s is out of the billing years.") % {"value": _show(value)},
         ) from None
-    if moment > now + FUTURE_TOLERANCE:
+    if moment > latest:
         raise InvalidChatEvent(
             "occurred_at",
             _("%(value)s is in the future: a chat is reported once it is completed.")
@@ -306,11 +368,12 @@ class _Checker:
     def __init__(self, *, customers: dict[str, int], book: TariffBook, now: datetime):
         self.customers = customers
         self.book = book
-        self.now = now
+        self.latest = now + FUTURE_TOLERANCE
         self.tz = billing_tz()
-        # (tariff code, actor, day) -> (points, tariff id, charged per contact): a batch prices
-        # a few hundred distinct ones at most.
-        self.priced: dict[tuple[str, str, date], tuple[int, int, bool]] = {}
+        # (tariff code, actor, day) -> (points, tariff id, charged per contact, month's first
+        # day): kept with the book, which never changes (a new one is loaded when the tariffs
+        # do), so that batch after batch prices a few hundred of them once.
+        self.priced: dict[tuple[str, str, date], tuple[int, int, bool, date]] = book.memo
 
     def check(self, index: int, event: EventIn) -> _Ready | dict[str, str]:
         errors: dict[str, str] = {}
@@ -321,7 +384,9 @@ class _Checker:
             }
         moment = local_day = None
         try:
-            moment, local_day = _parse_occurred_at(event.occurred_at, now=self.now, tz=self.tz)
+            moment, local_day = _parse_occurred_at(
+                event.occurred_at, latest=self.latest, tz=self.tz
+            )
         except InvalidChatEvent as error:
             errors[error.field] = error.message
         if event.actor not in _ACTORS:
@@ -329,12 +394,12 @@ class _Checker:
                 "value": _show(event.actor),
                 "choices": ", ".join(Actor.values),
             }
-        points = tariff_id = None
+        points = tariff_id = month = None
         per_contact = False
         key = (event.tariff, event.actor, local_day)
         known = self.priced.get(key)
         if known is not None:  # priced already: the tariff and the actor are right
-            points, tariff_id, per_contact = known
+            points, tariff_id, per_contact, month = known
         else:
             try:
                 tariff = self.book.tariff(event.tariff)
@@ -349,7 +414,8 @@ class _Checker:
                         errors["tariff"] = str(error)
                     else:
                         points, tariff_id = priced.points, priced.tariff_id
-                        self.priced[key] = (points, tariff_id, per_contact)
+                        month = local_day.replace(day=1)
+                        self.priced[key] = (points, tariff_id, per_contact, month)
         if per_contact and not event.contact:
             errors["contact"] = _("%(tariff)s is charged per contact: the contact is required.") % {
                 "tariff": event.tariff
@@ -362,7 +428,9 @@ class _Checker:
                     "meta holds a NUL character, invalid Unicode, a number that is not finite, "
                     "or is nested more than %(depth)d deep."
                 ) % {"depth": MAX_META_DEPTH}
-            elif (size := len(dumped.encode())) > MAX_META_BYTES:
+            elif (size := len(dumped) if dumped.isascii() else len(dumped.encode())) > (
+                MAX_META_BYTES
+            ):
                 errors["meta"] = _("%(size)d bytes: meta holds at most %(max)d bytes of JSON.") % {
                     "size": size,
                     "max": MAX_META_BYTES,
@@ -379,7 +447,7 @@ class _Checker:
             occurred_at=moment,
             points=points,
             meta=event.meta or {},
-            month=local_day.replace(day=1),
+            month=month,
             meta_json=dumped or "{}",
         )
 
@@ -419,6 +487,30 @@ def _differences(one: tuple, other: tuple) -> list[str]:
     return names
 
 
+def _typed_texts_checked(parsed: list, rejected: list[Rejection]) -> list:
+    """The events decoded by events_decode whose texts are storable (_text_errors), the others
+    refused: their texts joined checked at once (the common case), one by one only if not."""
+    typed = [event for _index, event in parsed if type(event) is EventFields]
+    if not typed or is_storable_text(
+        "".join(
+            [
+                text
+                for event in typed
+                for text in (event.id, event.customer, event.tariff, event.actor, event.occurred_at)
+            ]
+            + [event.contact for event in typed if event.contact]
+        )
+    ):
+        return parsed
+    kept = []
+    for index, event in parsed:
+        if type(event) is EventFields and (errors := _text_errors(event)):
+            rejected.append(Rejection(index, None, errors))
+        else:
+            kept.append((index, event))
+    return kept
+
+
 def events_prepare(
     *, events: Sequence[Any], now: datetime | None = None, book: TariffBook | None = None
 ) -> tuple[list[_Ready], list[Rejection], list[_Ready]]:
@@ -432,6 +524,9 @@ def events_prepare(
     parsed: list[tuple[int, EventIn]] = []
     rejected: list[Rejection] = []
     for index, raw in enumerate(events):
+        if type(raw) is EventFields:  # decoded and typed already (events_decode)
+            parsed.append((index, raw))
+            continue
         if not isinstance(raw, dict):
             rejected.append(
                 Rejection(
@@ -453,6 +548,7 @@ def events_prepare(
             rejected.append(Rejection(index, None, errors))
             continue
         parsed.append((index, event))
+    parsed = _typed_texts_checked(parsed, rejected)
     codes = {event.customer for _index, event in parsed}
     customers = dict(Customer.objects.filter(code__in=codes).values_list("code", "id"))
     checker = _Checker(customers=customers, book=book, now=now)
