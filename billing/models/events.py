@@ -140,36 +140,35 @@ class UsageDay(models.Model):
 
 
 class UsageMonth(models.Model):
-    """The usage summary summed over a customer's month per tariff: UsageDay's chats and points
-    (every day and actor) and ContactMonth's points (its engaged contacts). What the staff's
-    dashboard reads for 5,000 dealers at once: about 15 rows a dealer, where the month's UsageDay
-    rows are 13 times more and its ContactMonth rows 2 a dealer per engaged contact.
+    """The usage summary summed over a customer's month: what the staff's dashboard reads for
+    5,000 dealers at once (one row a dealer, where the month's UsageDay rows are some 200 and
+    its ContactMonth rows 2 a dealer per engaged contact).
 
-    Kept by the database itself (triggers of migration 0016 on billing_usageday and
+    Kept by the database itself (triggers of migrations 0016 and 0018 on billing_usageday and
     billing_contactmonth): whatever writes the summary (ingestion's statement, the generic upsert,
     voiding's rebuild, a bulk load, a test writing rows directly) updates it in the same
     statement, so it always equals their sums. A row whose sums all come back to zero (its days
-    and contacts deleted) is deleted."""
+    and contacts deleted) is deleted. Per customer and month only (migration 0018): a batch of
+    chats spread over a month touches one row per customer, not one per customer and tariff."""
 
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     month = models.DateField()  # the first day
-    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="+", db_index=False)
-    chats = models.BigIntegerField()  # UsageDay.chats summed
-    points = models.BigIntegerField()  # UsageDay.points summed: every chat's points
+    chats = models.BigIntegerField()  # UsageDay.chats summed: every chat
+    # UsageDay.points summed over the tariffs charged per chat (those charged per engaged contact
+    # count in contact_points instead; a tariff's unit never changes once it exists).
+    points = models.BigIntegerField()
     contact_points = models.BigIntegerField()  # ContactMonth.points summed: the contacts' points
 
     class Meta:
         constraints = [
             # Month first: the dashboard reads one month of every customer.
-            models.UniqueConstraint(
-                fields=["month", "customer", "tariff"], name="usage_month_unique"
-            )
+            models.UniqueConstraint(fields=["month", "customer"], name="usage_month_unique")
         ]
 
     def __str__(self):
-        return f"{self.customer_id} {self.month} {self.tariff_id}: {self.points}"
+        return f"{self.customer_id} {self.month}: {self.points + self.contact_points}"
 
 
 class ContactMonth(models.Model):

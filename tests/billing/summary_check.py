@@ -3,6 +3,7 @@ its month totals (UsageMonth, kept by the database's triggers) equal its rows su
 
 from collections import defaultdict
 
+from billing.catalog.tariffs import per_contact_tariff_ids
 from billing.models import ContactMonth, UsageDay, UsageMonth
 from billing.usage.summary import summary_rebuild
 
@@ -29,26 +30,28 @@ def summary_rows():
 
 def usage_months():
     """UsageMonth as stored, and as summed here from UsageDay and ContactMonth: {(customer,
-    month, tariff): (chats, points, contact points)}."""
+    month): (chats, points of the tariffs charged per chat, contact points)}."""
     stored = {
-        (customer_id, month, tariff_id): (chats, points, contact_points)
-        for customer_id, month, tariff_id, chats, points, contact_points in (
+        (customer_id, month): (chats, points, contact_points)
+        for customer_id, month, chats, points, contact_points in (
             UsageMonth.objects.values_list(
-                "customer_id", "month", "tariff_id", "chats", "points", "contact_points"
+                "customer_id", "month", "chats", "points", "contact_points"
             )
         )
     }
+    per_contact = per_contact_tariff_ids()
     sums = defaultdict(lambda: [0, 0, 0])
     for customer_id, day, tariff_id, chats, points in UsageDay.objects.values_list(
         "customer_id", "day", "tariff_id", "chats", "points"
     ):
-        total = sums[(customer_id, day.replace(day=1), tariff_id)]
+        total = sums[(customer_id, day.replace(day=1))]
         total[0] += chats
-        total[1] += points
-    for customer_id, month, tariff_id, points in ContactMonth.objects.values_list(
-        "customer_id", "month", "tariff_id", "points"
+        if tariff_id not in per_contact:
+            total[1] += points
+    for customer_id, month, points in ContactMonth.objects.values_list(
+        "customer_id", "month", "points"
     ):
-        sums[(customer_id, month, tariff_id)][2] += points
+        sums[(customer_id, month)][2] += points
     return stored, {key: tuple(total) for key, total in sums.items()}
 
 
