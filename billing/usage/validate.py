@@ -376,6 +376,51 @@ class _Checker:
         self.priced: dict[tuple[str, str, date], tuple[int, int, bool, date]] = book.memo
 
     def check(self, index: int, event: EventIn) -> _Ready | dict[str, str]:
+        """The event ready to store, or its errors per field. The common case first: a known
+        customer, a moment with its offset within the bounds, a price already known, the
+        contact when the tariff needs one, a small meta; anything else is judged by `_judge`,
+        which names what is wrong."""
+        customer_id = self.customers.get(event.customer)
+        try:
+            moment = datetime.fromisoformat(event.occurred_at)
+        except ValueError:
+            return self._judge(index, event)
+        if customer_id is None or moment.utcoffset() is None:
+            return self._judge(index, event)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:
+            return self._judge(index, event)
+        local_day = moment.astimezone(self.tz).date()
+        known = self.priced.get((event.tariff, event.actor, local_day))
+        if (
+            moment > self.latest
+            or known is None  # not priced yet, or out of the billing years (never priced)
+            or (known[2] and not event.contact)
+        ):
+            return self._judge(index, event)
+        dumped = "{}"
+        if event.meta:
+            dumped = _meta_json(event.meta)
+            if dumped is None or not dumped.isascii() or len(dumped) > MAX_META_BYTES:
+                return self._judge(index, event)
+        points, tariff_id, _per_contact, month = known
+        return _Ready(
+            index,
+            event.id,
+            customer_id,
+            tariff_id,
+            event.actor,
+            event.contact or "",
+            moment,
+            points,
+            event.meta or {},
+            month,
+            False,
+            dumped,
+        )
+
+    def _judge(self, index: int, event: EventIn) -> _Ready | dict[str, str]:
         errors: dict[str, str] = {}
         customer_id = self.customers.get(event.customer)
         if customer_id is None:
