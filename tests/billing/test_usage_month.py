@@ -173,9 +173,7 @@ def test_truncating_the_summary_takes_its_sums_out(db):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the foreign keys' checks done first
         cursor.execute("TRUNCATE billing_usageday")
     assert_usage_month_matches_the_summary()
-    assert list(UsageMonth.objects.values_list("chats", "points", "contact_points")) == [
-        (0, 0, 30)
-    ]
+    assert list(UsageMonth.objects.values_list("chats", "points", "contact_points")) == [(0, 0, 30)]
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE billing_contactmonth")
     assert not UsageMonth.objects.exists()
