@@ -197,8 +197,9 @@ def _before_0018():
     return importlib.import_module("billing.migrations.0016_dashboard_totals")
 
 
-def drop_tariff_triggers(apps, schema_editor):
-    """Migration 0016's triggers go, and their rows: the table changes shape."""
+def drop_triggers(apps, schema_editor):
+    """The triggers go (0016's and 0018's have the same names), and the month rows: the table
+    changes shape."""
     vendor = schema_editor.connection.vendor
     with schema_editor.connection.cursor() as cursor:
         if vendor == "postgresql":
@@ -270,22 +271,11 @@ def create_customer_triggers(apps, schema_editor):
     _refill(schema_editor, None, by_tariff=False)
 
 
-def drop_customer_triggers(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    with schema_editor.connection.cursor() as cursor:
-        if vendor == "postgresql":
-            cursor.execute("".join(_pg_drop(source) for source in _PG_MONTH))
-        elif vendor == "sqlite":
-            for statement in _sqlite_drop():
-                cursor.execute(statement)
-        cursor.execute("DELETE FROM billing_usagemonth")
-
-
 class Migration(migrations.Migration):
     dependencies = [("billing", "0017_ingest_speed")]
 
     operations = [
-        migrations.RunPython(drop_tariff_triggers, restore_tariff_triggers),
+        migrations.RunPython(drop_triggers, restore_tariff_triggers),
         migrations.RemoveConstraint(model_name="usagemonth", name="usage_month_unique"),
         migrations.RemoveField(model_name="usagemonth", name="tariff"),
         migrations.AddConstraint(
@@ -294,5 +284,5 @@ class Migration(migrations.Migration):
                 fields=("month", "customer"), name="usage_month_unique"
             ),
         ),
-        migrations.RunPython(create_customer_triggers, drop_customer_triggers),
+        migrations.RunPython(create_customer_triggers, drop_triggers),
     ]
