@@ -16,9 +16,10 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
+from billing.usage.intake import EventIn, events_decode, loads_json
 from billing.usage.store import events_ingest
 from billing.usage.tokens import api_token_authenticate
-from billing.usage.validate import MAX_BATCH, EventIn, events_decode, loads_json
+from billing.usage.validate import MAX_BATCH
 
 # What a body may cost is bounded before it is parsed, whatever a token holder sends:
 # - its bytes: the largest valid event written compactly in UTF-8 is 5.5 KB (a 100-character id

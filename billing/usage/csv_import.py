@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 
 from billing.catalog.tariffs import TariffBook
 from billing.errors import BillingError
+from billing.usage.intake import FIELDS, loads_json
 from billing.usage.store import events_ingest
-from billing.usage.validate import FIELDS, MAX_BATCH, loads_json
+from billing.usage.validate import MAX_BATCH
 
 REQUIRED = ("id", "customer", "tariff", "actor", "occurred_at")
 

@@ -1,4 +1,4 @@
-"""The API's fast path (billing.usage.validate.events_decode, EventFields) never changes what is
+"""The API's fast path (billing.usage.intake.events_decode, EventFields) never changes what is
 answered or stored: where msgspec reads a batch, json.loads (loads_json) and EventIn read it too,
 with identical values; anything malformed is left to the slow path, which names what is wrong."""
 
@@ -18,20 +18,19 @@ from pydantic import ValidationError
 
 import billing.usage.api as api_module
 from billing.models import Actor, ChatEvent
-from billing.usage.store import events_ingest
-from billing.usage.tokens import api_token_create
-from billing.usage.validate import (
+from billing.usage.intake import (
     _COMPACT_ENCODE,
     FIELDS,
     MAX_META_DEPTH,
     EventFields,
     EventIn,
-    _canonical,
     _meta_json,
     events_decode,
-    events_prepare,
     loads_json,
 )
+from billing.usage.store import events_ingest
+from billing.usage.tokens import api_token_create
+from billing.usage.validate import _canonical, events_prepare
 from tests.factories import CustomerFactory, subscribe
 
 URL = "/api/v1/chat-events"
