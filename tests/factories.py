@@ -215,3 +215,15 @@ def due_invoice(customer, month, total, due_date, number=None):
         pdf=b"%PDF-1.4 test invoice",
     )
     return with_one_line(invoice, amount=net)
+
+
+def chat_event(**fields):
+    """A chat event as the API's body holds it: a valid one of garage-dupont, `fields` over it."""
+    base = {
+        "id": "chat-1",
+        "customer": "garage-dupont",
+        "tariff": "test_drive",
+        "actor": "agent",
+        "occurred_at": "2026-11-20T10:00:00+01:00",
+    }
+    return {**base, **fields}

@@ -20,6 +20,7 @@ from billing.usage.selectors import (
 from billing.usage.store import events_ingest, events_void
 from billing.usage.validate import MAX_META_BYTES, InvalidChatEvent
 from tests.factories import CustomerFactory, UserFactory, issued_invoice, subscribe
+from tests.factories import chat_event as event
 
 pytestmark = pytest.mark.django_db
 
@@ -38,17 +39,6 @@ def dealer():
     customer = CustomerFactory(code="garage-dupont")
     subscribe(customer, "GROW", first_month=date(2026, 1, 1))
     return customer
-
-
-def event(**fields):
-    base = {
-        "id": "chat-1",
-        "customer": "garage-dupont",
-        "tariff": "test_drive",
-        "actor": "agent",
-        "occurred_at": "2026-11-20T10:00:00+01:00",
-    }
-    return {**base, **fields}
 
 
 def ingest(*events, source="platform", now=NOW):

@@ -32,22 +32,12 @@ from billing.usage.store import events_ingest
 from billing.usage.tokens import api_token_create
 from billing.usage.validate import _canonical, events_prepare
 from tests.factories import CustomerFactory, subscribe
+from tests.factories import chat_event as event
 
 URL = "/api/v1/chat-events"
 MISSING = object()
 LIMITS = {"id": (1, 100), "customer": (1, 64), "tariff": (1, 64), "contact": (0, 200)}
 NUL_REFUSED = "%s holds a NUL character or invalid Unicode."
-
-
-def event(**fields):
-    base = {
-        "id": "chat-1",
-        "customer": "garage-dupont",
-        "tariff": "test_drive",
-        "actor": "agent",
-        "occurred_at": "2026-11-20T10:00:00+01:00",
-    }
-    return {**base, **fields}
 
 
 def batch(*events, **options) -> str:
