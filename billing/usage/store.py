@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -45,39 +46,29 @@ from billing.usage.validate import (
 )
 from customers.models import Customer
 
-
-class _PgRow(msgspec.Struct):
-    """A chat as the PostgreSQL insert reads it (json_to_recordset: the names are its columns)."""
-
-    external_id: str
-    customer_id: int
-    tariff_id: int
-    actor: str
-    contact: str
-    occurred_at: datetime
-    points: int
-    metadata: msgspec.Raw
-    month: date
-
-
-_ENCODE_ROWS = msgspec.json.Encoder().encode
+_ENCODE = msgspec.json.Encoder().encode
 _RETRIES = 5  # a batch that lost a deadlock (it should not: rows are locked in a fixed order)
 # A chat is late when its month's invoice is issued (read in the statement, which runs after the
 # customers are locked: it sees an invoice issued meanwhile); the statement also tells, per chat
 # stored, whether a subscription covers its month (the unbilled count): no query of their own.
+# The batch comes as one array per column (_pg_columns), the common case inserted as it is
+# ({on_conflict} empty: no speculative insertion, no check of the unique index before each row);
+# a batch with an id already stored falls back to the same statement with ON CONFLICT DO NOTHING.
 _PG_INSERT_BATCH = """
 WITH ins AS (
     INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact,
                                    occurred_at, points, metadata, received_at, late)
     SELECT %(source)s, e.external_id, e.customer_id, e.tariff_id, e.actor, e.contact,
-           e.occurred_at, e.points, e.metadata, %(received)s,
+           e.occurred_at, e.points, e.metadata::jsonb, %(received)s,
            EXISTS (SELECT FROM billing_invoice i
                    WHERE i.customer_id = e.customer_id AND i.month = e.month
                      AND i.kind = %(invoice)s AND i.status = %(issued)s)
-    FROM json_to_recordset(%(document)s::json) AS e(external_id varchar, customer_id bigint,
-         tariff_id bigint, actor varchar, contact varchar, occurred_at timestamptz,
-         points integer, metadata jsonb, month date)
-    ON CONFLICT (source, external_id) DO NOTHING
+    FROM unnest(%(external_id)s::varchar[], %(customer_id)s::bigint[], %(tariff_id)s::bigint[],
+                %(actor)s::varchar[], %(contact)s::varchar[], %(occurred_at)s::timestamptz[],
+                %(points)s::integer[], %(metadata)s::text[], %(month)s::date[])
+         AS e(external_id, customer_id, tariff_id, actor, contact, occurred_at, points, metadata,
+              month)
+    {on_conflict}
     RETURNING id, external_id, customer_id, tariff_id, actor, contact, occurred_at, points, late
 ),
 """
@@ -102,7 +93,16 @@ SELECT inserted.n,
 FROM inserted
 """
 # The batch, then the summary summed in the same statement (billing.usage.summary), then the ids.
-_PG_INSERT = "".join([_PG_INSERT_BATCH, PG_SUMMARY_CTES, _PG_INSERTED_IDS])
+_PG_INSERT_NEW, _PG_INSERT = (
+    "".join([_PG_INSERT_BATCH.format(on_conflict=clause), PG_SUMMARY_CTES, _PG_INSERTED_IDS])
+    for clause in ("", "ON CONFLICT (source, external_id) DO NOTHING")
+)
+_PG_UNIQUE_ID = "event_unique_per_source"  # the constraint that holds (source, external_id)
+# The batch's customers held (FOR KEY SHARE) until it commits. Issuing an invoice locks its
+# customer FOR UPDATE: it waits for the batches in flight, and the batches that come after it see
+# the invoice and mark their chats of its month late. (SQLite runs one write transaction at a
+# time: nothing to lock.)
+_PG_LOCK = "SELECT id FROM customers_customer WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE"
 _GENERIC_INSERT = (
     "INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact, "
     "occurred_at, points, metadata, received_at, late) VALUES {values} "
@@ -110,48 +110,87 @@ _GENERIC_INSERT = (
 )
 
 
+def _pg_texts(values: list[str]) -> str:
+    """A PostgreSQL array literal of these strings: each one quoted, its backslashes and double
+    quotes escaped (every other character stands for itself between quotes)."""
+    quoted = [value.replace("\\", "\\\\").replace('"', '\\"') for value in values]
+    return '{"' + '","'.join(quoted) + '"}'
+
+
+def _pg_values(values: list) -> str:
+    """A PostgreSQL array literal of numbers, dates or aware datetimes: msgspec writes them as a
+    JSON array (numbers bare, dates and moments as quoted ISO 8601), which is that literal once
+    its brackets are braces."""
+    return "{" + _ENCODE(values)[1:-1].decode() + "}"
+
+
+def _pg_columns(rows: list[_Ready]) -> dict[str, str]:
+    """The batch as one array literal per column: each parsed on the server in C (array_in),
+    not as JSON objects (json_to_recordset: every value looked up by name), and built here
+    without a Python loop per value."""
+    return {
+        "external_id": _pg_texts([row.external_id for row in rows]),
+        "customer_id": _pg_values([row.customer_id for row in rows]),
+        "tariff_id": _pg_values([row.tariff_id for row in rows]),
+        "actor": _pg_texts([row.actor for row in rows]),
+        "contact": _pg_texts([row.contact for row in rows]),
+        "occurred_at": _pg_values([row.occurred_at for row in rows]),
+        "points": _pg_values([row.points for row in rows]),
+        "metadata": _pg_texts([row.meta_json for row in rows]),
+        "month": _pg_values([row.month for row in rows]),
+    }
+
+
+@contextmanager
+def _prepared(pg: psycopg.Connection):
+    """Statements run with prepare=True are prepared on the server (parsed and planned once per
+    connection). Django opens its connections with prepare_threshold None (no statement
+    prepared, for connection poolers), which also ignores prepare=True: lifted here for the
+    statements run inside, restored afterwards."""
+    threshold = pg.prepare_threshold
+    pg.prepare_threshold = 1 << 30  # only what asks for prepare=True
+    try:
+        yield
+    finally:
+        pg.prepare_threshold = threshold
+
+
 def _insert_postgresql(
-    cursor, source: str, rows: list[_Ready], now: datetime
+    source: str, rows: list[_Ready], customer_ids: list[int], now: datetime
 ) -> tuple[set[str], int]:
-    """Insert the rows (their `late` decided in the statement): the ids inserted and how many of
-    them are unbilled."""
-    # Encoded in one pass by msgspec (C): `meta` spliced in as the validation encoded it (compact
-    # JSON, msgspec.Raw), the moments in RFC 3339, the months as ISO dates.
-    document = _ENCODE_ROWS(
-        [
-            _PgRow(
-                row.external_id,
-                row.customer_id,
-                row.tariff_id,
-                row.actor,
-                row.contact,
-                row.occurred_at,
-                row.points,
-                msgspec.Raw(row.meta_json),
-                row.month,
-            )
-            for row in rows
-        ]
-    ).decode()
-    # Bound on the server, not quoted into the SQL text (the batch is some 200 KB of JSON), and
-    # prepared once per connection: parsed and planned once, not at every batch. Errors come out
-    # as Django's (the deadlock retry reads them).
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
-        raw.execute(
-            _PG_INSERT,
-            {
-                "source": source,
-                "received": now,
-                "document": document,
-                "tz": settings.BILLING_TIME_ZONE,
-                "per_contact_unit": Unit.CONTACT_MONTH.value,
-                "invoice": InvoiceKind.INVOICE.value,
-                "issued": InvoiceStatus.ISSUED.value,
-                "batch": len(rows),
-            },
-            prepare=True,
-        )
-        count, some, late_ids, unbilled = raw.fetchone()
+    """Lock the batch's customers (_PG_LOCK), then insert the rows (their `late` decided
+    in the statement): the ids inserted and how many of them are unbilled.
+
+    One round trip (pipelined): the lock, a savepoint and the plain insert. When an id of the
+    batch is already stored (a batch sent again), the insert fails on the unique constraint
+    without storing anything: back to the savepoint, and the statement runs again with ON
+    CONFLICT DO NOTHING. The lock is taken first either way: the insert, a statement of its own,
+    reads the invoices after it. Errors come out as Django's (the deadlock retry reads them)."""
+    parameters = {
+        "source": source,
+        "received": now,
+        **_pg_columns(rows),
+        "tz": settings.BILLING_TIME_ZONE,
+        "per_contact_unit": Unit.CONTACT_MONTH.value,
+        "invoice": InvoiceKind.INVOICE.value,
+        "issued": InvoiceStatus.ISSUED.value,
+        "batch": len(rows),
+    }
+    pg = connection.connection
+    with connection.wrap_database_errors, _prepared(pg), psycopg.Cursor(pg) as raw:
+        try:
+            with pg.pipeline():
+                raw.execute(_PG_LOCK, [customer_ids])
+                raw.execute("SAVEPOINT chat_batch")
+                raw.execute(_PG_INSERT_NEW, parameters, prepare=True)
+                answer = raw.fetchone()
+        except psycopg.errors.UniqueViolation as error:
+            if error.diag.constraint_name != _PG_UNIQUE_ID:
+                raise
+            raw.execute("ROLLBACK TO SAVEPOINT chat_batch")
+            raw.execute(_PG_INSERT, parameters, prepare=True)
+            answer = raw.fetchone()
+    count, some, late_ids, unbilled = answer
     inserted = {row.external_id for row in rows} if count == len(rows) else set(some or ())
     late = set(late_ids or ())
     for row in rows:
@@ -187,20 +226,6 @@ def _insert_generic(cursor, source: str, rows: list[_Ready], now: datetime) -> d
     return inserted
 
 
-def _lock_customers(cursor, customer_ids: list[int]) -> None:
-    """Hold the batch's customers (FOR KEY SHARE) until it commits.
-
-    Issuing an invoice locks its customer FOR UPDATE: it waits for the batches in flight, and the
-    batches that come after it see the invoice and mark their chats of its month late. (SQLite
-    runs one write transaction at a time: nothing to lock.)
-    """
-    if connection.vendor == "postgresql":
-        cursor.execute(
-            "SELECT id FROM customers_customer WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
-            [customer_ids],
-        )
-
-
 def _store(
     source: str, rows: list[_Ready], now: datetime | None
 ) -> tuple[Collection[str], dict[str, tuple], int]:
@@ -219,9 +244,10 @@ def _store(
     customer_ids = sorted({row.customer_id for row in rows})
     months = {row.month for row in rows}
     with transaction.atomic(), connection.cursor() as cursor:
-        _lock_customers(cursor, customer_ids)
         if connection.vendor == "postgresql":
-            inserted, unbilled = _insert_postgresql(cursor, source, rows, now or timezone.now())
+            inserted, unbilled = _insert_postgresql(
+                source, rows, customer_ids, now or timezone.now()
+            )
             return inserted, _existing(source, rows, inserted), unbilled
         invoiced = set(
             Invoice.objects.issued()

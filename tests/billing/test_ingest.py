@@ -350,6 +350,71 @@ def test_unusual_values_are_stored_alike_and_a_retry_is_a_duplicate(dealer):
     assert (ingest(unusual).duplicates, ingest(unusual).rejected) == (1, [])
 
 
+# Texts that mean something in a PostgreSQL array literal (the batch's columns), in JSON or in
+# SQL: each one stored as it was sent, on both databases.
+TRICKY_TEXTS = [
+    'say "hi"',
+    "back\\slash\\",
+    '\\"',
+    "{braces}",
+    "a,b",
+    " padded ",
+    "NULL",
+    "null",
+    "line\nbreak\ttab\r",
+    "\x1f\x7f",
+    "é𝄞",
+    "'; DROP TABLE billing_chatevent; --",
+]
+
+
+def test_texts_with_quotes_backslashes_braces_and_commas_are_stored_as_sent(dealer):
+    events = [
+        event(
+            id=text,
+            contact=text,
+            tariff="contact_engaged",
+            actor="team",
+            meta={text: [text, {"k": text}]},
+        )
+        for text in TRICKY_TEXTS
+    ]
+    assert ingest(*events).accepted == len(TRICKY_TEXTS)
+    stored = {chat.external_id: chat for chat in ChatEvent.objects.all()}
+    assert sorted(stored) == sorted(TRICKY_TEXTS)
+    for text in TRICKY_TEXTS:
+        assert stored[text].contact == text
+        assert stored[text].metadata == {text: [text, {"k": text}]}
+    retried = ingest(*events)
+    assert (retried.accepted, retried.duplicates, retried.rejected) == (0, len(TRICKY_TEXTS), [])
+
+
+@pytest.mark.postgres
+def test_the_batch_statement_is_prepared_once_per_connection_and_django_s_are_not(dealer):
+    """The insert is parsed and planned once per connection (Django's connections prepare
+    nothing, which would ignore prepare=True): the next batch executes the prepared statement;
+    other queries stay unprepared."""
+    from django.db import connection
+
+    def prepared():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT statement LIKE '%%ON CONFLICT (source, external_id)%%', "
+                "generic_plans + custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE '%%INSERT INTO billing_chatevent%%'"
+            )
+            return cursor.fetchall()
+
+    ingest(event(id="chat-1"))
+    ingest(event(id="chat-2"))
+    assert prepared() == [(False, 2)]
+    # Stored already: back to the savepoint (psycopg then forgets what it prepared), and the
+    # statement with ON CONFLICT, prepared too.
+    assert ingest(event(id="chat-2")).duplicates == 1
+    assert prepared() == [(True, 1)]
+    assert connection.connection.prepare_threshold is None
+
+
 def test_true_and_1_are_different_content(dealer):
     ingest(event(meta={"flag": True}))
     assert list(errors_of(ingest(event(meta={"flag": 1})))[0]) == ["id"]
