@@ -12,7 +12,9 @@ objects, the CSV importer's rows, the admin's form) so that every way in follows
 - points are priced when the chat is received, with the tariff version in force on its day;
 - a chat of a month whose invoice is already issued is stored and marked late (rule 9).
 
-The write is one transaction and one set-based INSERT … ON CONFLICT DO NOTHING per batch.
+The write is one transaction and one set-based INSERT per batch: ON CONFLICT DO NOTHING, or on
+PostgreSQL a plain INSERT first, in a savepoint, with ON CONFLICT DO NOTHING only once it has met
+an id already stored (_insert_postgresql).
 """
 
 from __future__ import annotations
