@@ -120,6 +120,9 @@ class ChatEvent(models.Model):
 # customer or tariff is rolled back whole, summary included), and no customer or tariff with
 # chats can be deleted (ChatEvent's keys: PROTECT, and the database's). A second check per
 # summary row cost some 6 % of an ingested batch on PostgreSQL (issue 16, bench/README.md).
+# SQLite keeps its keys (migration 0019 leaves its tables alone): a later migration that builds
+# one of these tables again on SQLite drops its triggers too (migrations 0016 and 0018), and must
+# create them again.
 SUMMARY_KEY = {
     "on_delete": models.CASCADE,
     "related_name": "+",

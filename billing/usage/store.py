@@ -100,11 +100,6 @@ _PG_INSERT_NEW, _PG_INSERT = (
     for clause in ("", "ON CONFLICT (source, external_id) DO NOTHING")
 )
 _PG_UNIQUE_ID = "event_unique_per_source"  # the constraint that holds (source, external_id)
-# The batch's customers held (FOR KEY SHARE) until it commits. Issuing an invoice locks its
-# customer FOR UPDATE: it waits for the batches in flight, and the batches that come after it see
-# the invoice and mark their chats of its month late. (SQLite runs one write transaction at a
-# time: nothing to lock.)
-_PG_LOCK = "SELECT id FROM customers_customer WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE"
 _GENERIC_INSERT = (
     "INSERT INTO billing_chatevent (source, external_id, customer_id, tariff_id, actor, contact, "
     "occurred_at, points, metadata, received_at, late) VALUES {values} "
@@ -115,6 +110,8 @@ _GENERIC_INSERT = (
 def _pg_texts(values: list[str]) -> str:
     """A PostgreSQL array literal of these strings: each one quoted, its backslashes and double
     quotes escaped (every other character stands for itself between quotes)."""
+    if not values:
+        return "{}"
     quoted = [value.replace("\\", "\\\\").replace('"', '\\"') for value in values]
     return '{"' + '","'.join(quoted) + '"}'
 
@@ -157,17 +154,14 @@ def _prepared(pg: psycopg.Connection):
         pg.prepare_threshold = threshold
 
 
-def _insert_postgresql(
-    source: str, rows: list[_Ready], customer_ids: list[int], now: datetime
-) -> tuple[set[str], int]:
-    """Lock the batch's customers (_PG_LOCK), then insert the rows (their `late` decided
-    in the statement): the ids inserted and how many of them are unbilled.
+def _insert_postgresql(source: str, rows: list[_Ready], now: datetime) -> tuple[set[str], int]:
+    """Insert the rows (their `late` decided in the statement), the batch's customers locked
+    already: the ids inserted and how many of them are unbilled.
 
-    One round trip (pipelined): the lock, a savepoint and the plain insert. When an id of the
-    batch is already stored (a batch sent again), the insert fails on the unique constraint
-    without storing anything: back to the savepoint, and the statement runs again with ON
-    CONFLICT DO NOTHING. The lock is taken first either way: the insert, a statement of its own,
-    reads the invoices after it. Errors come out as Django's (the deadlock retry reads them)."""
+    One round trip (pipelined): a savepoint and the plain insert. When an id of the batch is
+    already stored (a batch sent again), the insert fails on the unique constraint without
+    storing anything: back to the savepoint, and the statement runs again with ON CONFLICT DO
+    NOTHING. Errors come out as Django's (the deadlock retry reads them)."""
     parameters = {
         "source": source,
         "received": now,
@@ -179,18 +173,21 @@ def _insert_postgresql(
         "batch": len(rows),
     }
     pg = connection.connection
-    with connection.wrap_database_errors, _prepared(pg), psycopg.Cursor(pg) as raw:
+    with connection.wrap_database_errors, psycopg.Cursor(pg) as raw:
         try:
-            with pg.pipeline():
-                raw.execute(_PG_LOCK, [customer_ids])
-                raw.execute("SAVEPOINT chat_batch")
+            with _prepared(pg), pg.pipeline():
+                pg.execute("SAVEPOINT chat_batch")
                 raw.execute(_PG_INSERT_NEW, parameters, prepare=True)
                 answer = raw.fetchone()
         except psycopg.errors.UniqueViolation as error:
             if error.diag.constraint_name != _PG_UNIQUE_ID:
                 raise
-            raw.execute("ROLLBACK TO SAVEPOINT chat_batch")
-            raw.execute(_PG_INSERT, parameters, prepare=True)
+            # Outside _prepared: psycopg forgets what it prepared at any ROLLBACK it runs with
+            # prepared statements enabled; the server keeps them through a rollback to a
+            # savepoint.
+            pg.execute("ROLLBACK TO SAVEPOINT chat_batch")
+            with _prepared(pg):
+                raw.execute(_PG_INSERT, parameters, prepare=True)
             answer = raw.fetchone()
     count, some, late_ids, unbilled = answer
     inserted = {row.external_id for row in rows} if count == len(rows) else set(some or ())
@@ -228,6 +225,20 @@ def _insert_generic(cursor, source: str, rows: list[_Ready], now: datetime) -> d
     return inserted
 
 
+def _lock_customers(cursor, customer_ids: list[int]) -> None:
+    """Hold the batch's customers (FOR KEY SHARE) until it commits.
+
+    Issuing an invoice locks its customer FOR UPDATE: it waits for the batches in flight, and the
+    batches that come after it see the invoice and mark their chats of its month late. (SQLite
+    runs one write transaction at a time: nothing to lock.)
+    """
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            "SELECT id FROM customers_customer WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+            [customer_ids],
+        )
+
+
 def _store(
     source: str, rows: list[_Ready], now: datetime | None
 ) -> tuple[Collection[str], dict[str, tuple], int]:
@@ -246,10 +257,9 @@ def _store(
     customer_ids = sorted({row.customer_id for row in rows})
     months = {row.month for row in rows}
     with transaction.atomic(), connection.cursor() as cursor:
+        _lock_customers(cursor, customer_ids)
         if connection.vendor == "postgresql":
-            inserted, unbilled = _insert_postgresql(
-                source, rows, customer_ids, now or timezone.now()
-            )
+            inserted, unbilled = _insert_postgresql(source, rows, now or timezone.now())
             return inserted, _existing(source, rows, inserted), unbilled
         invoiced = set(
             Invoice.objects.issued()

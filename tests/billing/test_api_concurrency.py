@@ -119,3 +119,69 @@ def test_the_same_event_posted_20_times_at_once_is_stored_once(customers):
         (200, 0, 1)
     ] * 19 + [(200, 1, 0)]
     assert ChatEvent.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_batch_that_waits_for_an_invoice_being_issued_is_received_after_it(monkeypatch):
+    """A batch reads its clock once it holds its customers: one that waited for an issue in
+    flight is received after the invoice's issued_at (so the invoice did not count it, and the
+    late chats' list does), however long the issue took after locking the customer."""
+    from billing.invoicing import issue as issuing
+    from billing.invoicing.drafts import invoices_draft
+    from billing.invoicing.issue import invoice_issue
+    from billing.models import Invoice
+    from billing.months import Month
+    from billing.usage.store import events_ingest
+
+    dealer = CustomerFactory(code="garage-dupont")
+    subscribe(dealer, "BASE", first_month=date(2026, 1, 1))
+    month = Month(2026, 11)
+    invoices_draft(month=month)
+    draft = Invoice.objects.get(customer=dealer, month=month.first_day)
+    locked = threading.Event()
+    real_next_number = issuing._next_number
+
+    def slow_next_number(*args, **kwargs):  # the customer is locked; issued_at not read yet
+        locked.set()
+        threading.Event().wait(0.5)  # the batch reads the clock meanwhile, if it reads it early
+        return real_next_number(*args, **kwargs)
+
+    monkeypatch.setattr(issuing, "_next_number", slow_next_number)
+    results, errors = [], []
+
+    def issue():
+        try:
+            invoice_issue(invoice=draft)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def post():
+        try:
+            assert locked.wait(10)
+            event = {
+                "id": "chat-during-issue",
+                "customer": "garage-dupont",
+                "tariff": "test_drive",
+                "actor": "agent",
+                "occurred_at": "2026-11-20T10:00:00+01:00",
+            }
+            results.append(events_ingest(source="chat-platform", events=[event]))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=issue), threading.Thread(target=post)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert (results[0].accepted, results[0].late) == (1, 1)
+    chat = ChatEvent.objects.get(external_id="chat-during-issue")
+    issued = Invoice.objects.get(pk=draft.pk)
+    assert chat.late is True
+    assert chat.received_at > issued.issued_at

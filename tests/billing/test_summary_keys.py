@@ -46,7 +46,7 @@ def migrate(target=None) -> None:
     executor.migrate([target] if target else executor.loader.graph.leaf_nodes())
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_0019_drops_the_summary_keys_on_postgresql_only_and_reverses():
     kept = triggers()
     assert len(kept) >= 8  # UsageMonth's, on UsageDay and ContactMonth
