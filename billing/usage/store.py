@@ -182,11 +182,18 @@ def _insert_postgresql(source: str, rows: list[_Ready], now: datetime) -> tuple[
         except psycopg.errors.UniqueViolation as error:
             if error.diag.constraint_name != _PG_UNIQUE_ID:
                 raise
-            # Outside _prepared: psycopg forgets what it prepared at any ROLLBACK it runs with
-            # prepared statements enabled; the server keeps them through a rollback to a
-            # savepoint.
+            # Outside _prepared: psycopg forgets all it prepared at a ROLLBACK run with
+            # prepared statements enabled (as at any Connection.rollback()); the server keeps
+            # them through a rollback to a savepoint.
             pg.execute("ROLLBACK TO SAVEPOINT chat_batch")
             with _prepared(pg):
+                # When the plain insert's first run on this connection was the one that failed,
+                # psycopg forgot it while the server kept it: prepared again by a run that
+                # cannot fail (no rows), or each batch sent again would leave one more on the
+                # server. Otherwise a run of a statement already prepared, inserting nothing.
+                raw.execute(
+                    _PG_INSERT_NEW, {**parameters, **_pg_columns([]), "batch": 0}, prepare=True
+                )
                 raw.execute(_PG_INSERT, parameters, prepare=True)
             answer = raw.fetchone()
     count, some, late_ids, unbilled = answer

@@ -144,7 +144,19 @@ def test_a_batch_that_waits_for_an_invoice_being_issued_is_received_after_it(mon
 
     def slow_next_number(*args, **kwargs):  # the customer is locked; issued_at not read yet
         locked.set()
-        threading.Event().wait(0.5)  # the batch reads the clock meanwhile, if it reads it early
+        # On until the batch waits for the customer's lock (whatever it read before that).
+        with connection.cursor() as cursor:
+            for _attempt in range(200):
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+                if cursor.fetchone()[0]:
+                    break
+                threading.Event().wait(0.05)
+            else:
+                raise AssertionError("the batch never waited for the customer's lock")
         return real_next_number(*args, **kwargs)
 
     monkeypatch.setattr(issuing, "_next_number", slow_next_number)
@@ -179,7 +191,9 @@ def test_a_batch_that_waits_for_an_invoice_being_issued_is_received_after_it(mon
         thread.start()
     for thread in threads:
         thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
     assert errors == []
+    assert len(results) == 1
     assert (results[0].accepted, results[0].late) == (1, 1)
     chat = ChatEvent.objects.get(external_id="chat-during-issue")
     issued = Invoice.objects.get(pk=draft.pk)

@@ -389,6 +389,19 @@ def test_texts_with_quotes_backslashes_braces_and_commas_are_stored_as_sent(deal
     assert (retried.accepted, retried.duplicates, retried.rejected) == (0, len(TRICKY_TEXTS), [])
 
 
+def prepared_inserts():
+    """The chat inserts prepared on this connection's server side: (with ON CONFLICT, runs)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement LIKE '%%ON CONFLICT (source, external_id)%%', "
+            "generic_plans + custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%%INSERT INTO billing_chatevent%%' ORDER BY 1, 2"
+        )
+        return cursor.fetchall()
+
+
 @pytest.mark.postgres
 def test_the_batch_statement_is_prepared_once_per_connection_and_django_s_are_not(dealer):
     """The insert is parsed and planned once per connection (Django's connections prepare
@@ -396,24 +409,37 @@ def test_the_batch_statement_is_prepared_once_per_connection_and_django_s_are_no
     other queries stay unprepared."""
     from django.db import connection
 
-    def prepared():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT statement LIKE '%%ON CONFLICT (source, external_id)%%', "
-                "generic_plans + custom_plans FROM pg_prepared_statements "
-                "WHERE statement LIKE '%%INSERT INTO billing_chatevent%%' ORDER BY 1"
-            )
-            return cursor.fetchall()
-
+    assert prepared_inserts() == []  # a connection of its own, or rolled back (DEALLOCATE ALL)
     ingest(event(id="chat-1"))
     ingest(event(id="chat-2"))
-    assert prepared() == [(False, 2)]
+    assert prepared_inserts() == [(False, 2)]
     # Stored already: back to the savepoint, and the statement with ON CONFLICT, prepared too;
-    # the plain one stays prepared for the next batch.
+    # the plain one stays prepared for the next batch. It ran for the retry (and failed), then
+    # once with no rows, then for chat-3.
     assert ingest(event(id="chat-2")).duplicates == 1
     assert ingest(event(id="chat-3")).accepted == 1
-    assert prepared() == [(False, 4), (True, 1)]  # the plain one ran for the retry too, and failed
+    assert prepared_inserts() == [(False, 5), (True, 1)]
     assert connection.connection.prepare_threshold is None
+
+
+@pytest.mark.postgres
+def test_batches_sent_again_leave_one_prepared_statement_behind_at_most(dealer):
+    """A connection whose first batch is sent again: the plain insert's first run fails (psycopg
+    forgets it, the server keeps it), so it is prepared again by a run of no rows; the batches
+    after it reuse that one instead of each leaving one more on the server."""
+    ChatEvent.objects.create(
+        source="platform",
+        external_id="chat-1",
+        customer=dealer,
+        tariff=Tariff.objects.get(code="test_drive"),
+        actor="agent",
+        occurred_at=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+        points=65,
+    )
+    assert prepared_inserts() == []
+    for _attempt in range(3):
+        assert ingest(event(id="chat-1")).duplicates == 1
+    assert prepared_inserts() == [(False, 1), (False, 5), (True, 3)]
 
 
 def test_true_and_1_are_different_content(dealer):
