@@ -9,7 +9,12 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from billing.models import ChatEvent
+from billing.invoicing import issue as issuing
+from billing.invoicing.drafts import invoices_draft
+from billing.invoicing.issue import invoice_issue
+from billing.models import ChatEvent, Invoice
+from billing.months import Month
+from billing.usage.store import events_ingest
 from billing.usage.tokens import api_token_create
 from tests.factories import CustomerFactory, subscribe
 
@@ -127,13 +132,6 @@ def test_a_batch_that_waits_for_an_invoice_being_issued_is_received_after_it(mon
     """A batch reads its clock once it holds its customers: one that waited for an issue in
     flight is received after the invoice's issued_at (so the invoice did not count it, and the
     late chats' list does), however long the issue took after locking the customer."""
-    from billing.invoicing import issue as issuing
-    from billing.invoicing.drafts import invoices_draft
-    from billing.invoicing.issue import invoice_issue
-    from billing.models import Invoice
-    from billing.months import Month
-    from billing.usage.store import events_ingest
-
     dealer = CustomerFactory(code="garage-dupont")
     subscribe(dealer, "BASE", first_month=date(2026, 1, 1))
     month = Month(2026, 11)

@@ -4,7 +4,7 @@ unbilled chats, voiding. Every refusal names the field, the value and the reason
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 
 from billing.catalog.tariffs import tariff_change
@@ -391,8 +391,6 @@ def test_texts_with_quotes_backslashes_braces_and_commas_are_stored_as_sent(deal
 
 def prepared_inserts():
     """The chat inserts prepared on this connection's server side: (with ON CONFLICT, runs)."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT statement LIKE '%%ON CONFLICT (source, external_id)%%', "
@@ -407,8 +405,6 @@ def test_the_batch_statement_is_prepared_once_per_connection_and_django_s_are_no
     """The insert is parsed and planned once per connection (Django's connections prepare
     nothing, which would ignore prepare=True): the next batch executes the prepared statement;
     other queries stay unprepared."""
-    from django.db import connection
-
     assert prepared_inserts() == []  # a connection of its own, or rolled back (DEALLOCATE ALL)
     ingest(event(id="chat-1"))
     ingest(event(id="chat-2"))
